@@ -5,7 +5,8 @@
 //
 //	models/<org>/model_<version>.onnx           model bytes, complete and digest-checked
 //	models/<org>/model_<version>.metadata.json  the Record for that version
-//	models/<org>/.deploy-<n>/                   a deploy dir: model.onnx and metadata.json (hard links)
+//	models/<org>/.deploy-<n>/                   a deploy dir: model.onnx, metadata.json (hard
+//	                                            links) and deployment.json
 //	models/<org>/deployed -> .deploy-<n>        the symlink readers follow; swapped by rename
 //	backups/<org>/, pipeline/<org>/logs/        kept for the housekeeping and pipeline logs
 //
@@ -33,7 +34,17 @@ const (
 	ModelFile    = "model.onnx"
 	MetadataFile = "metadata.json"
 	DeployedLink = "deployed"
+	// DeploymentFile records when and from which config commit a deploy dir was made.
+	DeploymentFile = "deployment.json"
 )
+
+// Deployment records one deploy: which version and digest, from which config commit, when.
+type Deployment struct {
+	Version      string    `json:"version"`
+	Digest       string    `json:"digest"`
+	ConfigCommit string    `json:"configCommit,omitempty"`
+	DeployedAt   time.Time `json:"deployedAt"`
+}
 
 // ErrNotFound is returned when a version or deployment is not in the store.
 var ErrNotFound = errors.New("not in store")
@@ -120,37 +131,45 @@ func (s *Store) ReadModel(org, version string) ([]byte, Record, error) {
 	return b, rec, err
 }
 
-// Deployed returns the record and bytes of the org's deployed model, checked against
-// the record, or ErrNotFound when the org has never deployed. The symlink is resolved
-// once so the record and the bytes come from the same deploy directory; when a swap
-// prunes that directory mid-read, it resolves again.
-func (s *Store) Deployed(org string) ([]byte, Record, error) {
+// Deployed returns the org's deployed model: its bytes, checked against its record, the
+// record and the deployment, or ErrNotFound when the org has never deployed. The symlink
+// is resolved once so all three come from the same deploy directory; when a swap prunes
+// that directory mid-read, it resolves again.
+func (s *Store) Deployed(org string) ([]byte, Record, Deployment, error) {
 	dir, err := s.OrgDir(org)
 	if err != nil {
-		return nil, Record{}, err
+		return nil, Record{}, Deployment{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		target, err := os.Readlink(filepath.Join(dir, DeployedLink))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, Record{}, fmt.Errorf("%s deployed: %w", org, ErrNotFound)
+			return nil, Record{}, Deployment{}, fmt.Errorf("%s deployed: %w", org, ErrNotFound)
 		}
 		if err != nil {
-			return nil, Record{}, fmt.Errorf("store: %w", err)
+			return nil, Record{}, Deployment{}, fmt.Errorf("store: %w", err)
 		}
 		if filepath.IsAbs(target) || filepath.Base(target) != target {
-			return nil, Record{}, fmt.Errorf("store: %s/deployed points outside the org directory (%s)", org, target)
+			return nil, Record{}, Deployment{}, fmt.Errorf("store: %s/deployed points outside the org directory (%s)", org, target)
 		}
-		deployDir := filepath.Join(dir, target)
-		rec, err := readRecord(filepath.Join(deployDir, MetadataFile))
-		var b []byte
-		if err == nil {
-			b, err = readChecked(filepath.Join(deployDir, ModelFile), rec)
-		}
+		b, rec, dep, err := readDeployDir(filepath.Join(dir, target))
 		if errors.Is(err, ErrNotFound) && attempt < 3 {
 			continue
 		}
-		return b, rec, err
+		return b, rec, dep, err
 	}
+}
+
+func readDeployDir(dir string) ([]byte, Record, Deployment, error) {
+	var dep Deployment
+	rec, err := readRecord(filepath.Join(dir, MetadataFile))
+	if err != nil {
+		return nil, Record{}, dep, err
+	}
+	if err := readJSON(filepath.Join(dir, DeploymentFile), &dep); err != nil {
+		return nil, Record{}, dep, err
+	}
+	b, err := readChecked(filepath.Join(dir, ModelFile), rec)
+	return b, rec, dep, err
 }
 
 // Orgs lists the orgs that have a directory in the store.
@@ -169,18 +188,23 @@ func (s *Store) Orgs() ([]string, error) {
 }
 
 func readRecord(path string) (Record, error) {
+	var r Record
+	err := readJSON(path, &r)
+	return r, err
+}
+
+func readJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Record{}, fmt.Errorf("%s: %w", path, ErrNotFound)
+		return fmt.Errorf("%s: %w", path, ErrNotFound)
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Record{}, fmt.Errorf("store: %s is corrupt: %w", path, err)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("store: %s is corrupt: %w", path, err)
 	}
-	return r, nil
+	return nil
 }
 
 func readChecked(path string, rec Record) ([]byte, error) {

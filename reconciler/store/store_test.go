@@ -103,7 +103,7 @@ func TestTraversalRefused(t *testing.T) {
 func TestTamperedFileRefused(t *testing.T) {
 	s, _ := Open(t.TempDir())
 	mustPut(t, s, "acme", "v1", []byte("original"))
-	if err := s.Deploy("acme", "v1"); err != nil {
+	if err := s.Deploy(context.Background(), "acme", "v1", "c0ffee"); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(s.Root(), "models", "acme", "model_v1.onnx")
@@ -113,28 +113,28 @@ func TestTamperedFileRefused(t *testing.T) {
 	if _, _, err := s.ReadModel("acme", "v1"); err == nil || !strings.Contains(err.Error(), "changed on disk") {
 		t.Fatalf("ReadModel of a tampered file: %v", err)
 	}
-	if _, _, err := s.Deployed("acme"); err == nil {
+	if _, _, _, err := s.Deployed("acme"); err == nil {
 		t.Fatal("Deployed of a tampered file succeeded")
 	}
 }
 
 func TestDeployAndDeployed(t *testing.T) {
 	s, _ := Open(t.TempDir())
-	if _, _, err := s.Deployed("acme"); !errors.Is(err, ErrNotFound) {
+	if _, _, _, err := s.Deployed("acme"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Deployed before any deploy: %v", err)
 	}
 	mustPut(t, s, "acme", "v1", []byte("one"))
 	mustPut(t, s, "acme", "v2", []byte("two"))
-	if err := s.Deploy("acme", "v3"); !errors.Is(err, ErrNotFound) {
+	if err := s.Deploy(context.Background(), "acme", "v3", "c0ffee"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Deploy of a missing version: %v", err)
 	}
 	for _, v := range []string{"v1", "v2", "v1", "v2"} {
-		if err := s.Deploy("acme", v); err != nil {
+		if err := s.Deploy(context.Background(), "acme", v, "c0ffee"); err != nil {
 			t.Fatal(err)
 		}
-		_, rec, err := s.Deployed("acme")
-		if err != nil || rec.Version != v {
-			t.Fatalf("Deployed = %+v, %v; want %s", rec, err, v)
+		_, rec, dep, err := s.Deployed("acme")
+		if err != nil || rec.Version != v || dep.Version != v || dep.ConfigCommit != "c0ffee" || dep.Digest != rec.Digest {
+			t.Fatalf("Deployed = %+v, %+v, %v; want %s", rec, dep, err, v)
 		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(s.Root(), "models", "acme"))
@@ -164,7 +164,7 @@ func TestDeployAtomic(t *testing.T) {
 	for v, b := range models {
 		mustPut(t, s, "acme", v, b)
 	}
-	if err := s.Deploy("acme", "v1"); err != nil {
+	if err := s.Deploy(context.Background(), "acme", "v1", "c0ffee"); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -176,7 +176,7 @@ func TestDeployAtomic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				b, rec, err := s.Deployed("acme")
+				b, rec, _, err := s.Deployed("acme")
 				if err != nil {
 					errs <- err
 					return
@@ -191,7 +191,7 @@ func TestDeployAtomic(t *testing.T) {
 	}
 	for i := range 200 {
 		v := []string{"v2", "v1"}[i%2]
-		if err := s.Deploy("acme", v); err != nil {
+		if err := s.Deploy(context.Background(), "acme", v, "c0ffee"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,17 +51,19 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader) (Record, error
 	return rec, nil
 }
 
-// Deploy makes a stored version the org's deployed one: it builds a new deploy directory
-// of hard links, fsyncs it, points a temporary symlink at it, renames that over
+// Deploy makes a stored version the org's deployed one, recording configCommit as the
+// config commit it was deployed from: it builds a new deploy directory of hard links plus
+// deployment.json, fsyncs it, points a temporary symlink at it, renames that over
 // `deployed` and fsyncs the org directory. Readers of deployed/ see the old or the new
 // version whole, never a mix. The previous deploy directory is kept for readers still
 // inside it; older ones are removed.
-func (s *Store) Deploy(org, version string) error {
+func (s *Store) Deploy(ctx context.Context, org, version, configCommit string) error {
 	model, meta, err := s.versionPaths(org, version)
 	if err != nil {
 		return err
 	}
-	if _, err := readRecord(meta); err != nil {
+	rec, err := readRecord(meta)
+	if err != nil {
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 	}
 	dir := filepath.Dir(model)
@@ -76,7 +78,11 @@ func (s *Store) Deploy(org, version string) error {
 			return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 		}
 	}
-	if err := syncDir(staged); err != nil {
+	dep, err := json.MarshalIndent(Deployment{Version: version, Digest: rec.Digest, ConfigCommit: configCommit, DeployedAt: time.Now().UTC()}, "", "  ")
+	if err == nil {
+		_, err = writeDurable(ctx, filepath.Join(staged, DeploymentFile), strings.NewReader(string(dep)+"\n"), nil)
+	}
+	if err != nil {
 		os.RemoveAll(staged)
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 	}
