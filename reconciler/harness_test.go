@@ -1,0 +1,146 @@
+package reconciler_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/reconciler"
+	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
+	"github.com/eaglenotifier/talon/reconciler/store"
+	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/registrytest"
+)
+
+// testdataDir holds the committed PdM models made by testdata/pdm.
+const testdataDir = "../testdata/pdm"
+
+// world is a real config repo behind git daemon, a real in-process registry with pushed
+// artifacts, and a person's work clone of the config repo.
+type world struct {
+	t       *testing.T
+	repoURL string
+	reg     string // registry host
+	client  *registry.Client
+	clone   *gittest.WorkClone
+	digests map[string]string // "org:tag" → pushed digest ref
+}
+
+func initORT(t testing.TB) {
+	t.Helper()
+	lib, err := inference.FindORTLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inference.InitRuntime(lib); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newWorld starts git daemon and a registry (with mw, e.g. a corrupting middleware) and
+// returns them with nothing pushed.
+func newWorld(t *testing.T, mw ...registrytest.Middleware) *world {
+	t.Helper()
+	initORT(t)
+	root := t.TempDir()
+	gittest.NewBareRepo(t, root, "config")
+	url := gittest.StartDaemon(t, root) + "/config.git"
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, repoURL: url, reg: registrytest.Start(t, mw...), client: client, digests: map[string]string{}}
+	w.clone = gittest.Clone(t, url, filepath.Join(t.TempDir(), "work"))
+	return w
+}
+
+// push pushes testdata/pdm/<file> as org's repository at tag, with v1's metadata.
+func (w *world) push(org, tag, file string) string {
+	w.t.Helper()
+	d, err := w.client.Push(context.Background(), w.repo(org)+":"+tag, registry.PushInput{
+		ModelPath:    filepath.Join(testdataDir, file),
+		MetadataPath: filepath.Join(testdataDir, "pdm-v1.metadata.json"),
+		DatasetPath:  filepath.Join(testdataDir, "validation.csv"),
+	})
+	if err != nil {
+		w.t.Fatalf("push %s:%s: %v", org, tag, err)
+	}
+	w.digests[org+":"+tag] = d.DigestStr()
+	return d.DigestStr()
+}
+
+func (w *world) repo(org string) string { return w.reg + "/" + org + "/pdm" }
+
+// desire writes orgs/<org>.yaml for each org→tag, commits with msg and pushes.
+func (w *world) desire(msg string, tags map[string]string) string {
+	w.t.Helper()
+	for org, tag := range tags {
+		w.clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s\n  version: %s\n", org, w.repo(org), tag))
+	}
+	sha := w.clone.Commit(msg)
+	w.clone.Push()
+	return sha
+}
+
+// reconciler builds a Reconciler over a fresh data dir (or dataDir when given).
+func (w *world) reconciler(dataDir string) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
+	w.t.Helper()
+	if dataDir == "" {
+		dataDir = w.t.TempDir()
+	}
+	st, err := store.Open(dataDir)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	m, err := gitops.Open(context.Background(), filepath.Join(dataDir, "config.git"), w.repoURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cache := inference.NewCache()
+	w.t.Cleanup(cache.Close)
+	return reconciler.New(m, w.client, st, cache, reconciler.Options{}), cache, st
+}
+
+// fileDigest is the sha256 of a testdata file, as a layer digest.
+func fileDigest(t testing.TB, file string) v1.Hash {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdataDir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sum)}
+}
+
+// typical is a sensor row whose failure probability differs clearly between v1 and v2.
+var typical = [pdm.NumFeatures]float32{95, 9, 5.5, 40, 2400, 16000}
+
+// expect returns the failure probability weights w give the typical row.
+func expect(w pdm.Weights) float32 { return pdm.Predict(w, typical) }
+
+// predict runs the typical row through org's serving model in the cache.
+func predict(t testing.TB, c *inference.Cache, org string) (inference.ModelInfo, float32) {
+	t.Helper()
+	m, release, ok := c.Acquire(org)
+	if !ok {
+		t.Fatalf("%s is not serving", org)
+	}
+	defer release()
+	out, err := m.Infer(context.Background(), []inference.Tensor{{
+		Name: pdm.InputName, Datatype: "FP32", Shape: []int64{1, pdm.NumFeatures}, Data: typical[:],
+	}}, nil)
+	if err != nil {
+		t.Fatalf("infer %s: %v", org, err)
+	}
+	return m.Info(), out[0].Data.([]float32)[0]
+}
+
+func near(a, b float32) bool { d := a - b; return d < 1e-5 && d > -1e-5 }

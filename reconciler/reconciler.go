@@ -1,0 +1,244 @@
+// Package reconciler turns the config repository's desired state into serving models: it
+// polls the repository, and for each org resolves, pulls, stores, loads, deploys and
+// hot-swaps the model that org's file names, one org never blocking another.
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/store"
+	"github.com/eaglenotifier/talon/registry"
+)
+
+// Options tune a Reconciler. The zero value gives the documented defaults.
+type Options struct {
+	// PollInterval is the time between polls of the config repository, with ±10% jitter.
+	// The default is 30s.
+	PollInterval time.Duration
+	// Concurrency is how many orgs are reconciled at once. The default is 4.
+	Concurrency int
+	// OrgTimeout bounds one org's reconcile (resolve, pull, load, deploy). The default is 10m.
+	OrgTimeout time.Duration
+	// Load configures ONNX Runtime sessions for deployed models.
+	Load inference.LoadOptions
+	// Logger receives one structured line per decision. The default discards.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.PollInterval <= 0 {
+		o.PollInterval = 30 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.OrgTimeout <= 0 {
+		o.OrgTimeout = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Reconciler drives every org of one config repository toward its desired state.
+type Reconciler struct {
+	mirror *gitops.Mirror
+	reg    *registry.Client
+	store  *store.Store
+	cache  *inference.Cache
+	opts   Options
+	log    *slog.Logger
+
+	kick  chan struct{}
+	ready atomic.Bool
+
+	mu   sync.Mutex
+	orgs map[string]*orgState
+}
+
+// orgState is what the reconciler last did for one org.
+type orgState struct {
+	desired policy.ModelRef
+	commit  string
+	applied bool  // the desired state is serving
+	lastErr error // why it is not, when it is not
+	at      time.Time
+}
+
+// New returns a Reconciler; Restore and Run start it.
+func New(mirror *gitops.Mirror, reg *registry.Client, st *store.Store, cache *inference.Cache, opts Options) *Reconciler {
+	opts.setDefaults()
+	return &Reconciler{
+		mirror: mirror, reg: reg, store: st, cache: cache, opts: opts, log: opts.Logger,
+		kick: make(chan struct{}, 1), orgs: map[string]*orgState{},
+	}
+}
+
+// Ready reports whether the first reconcile pass has finished, so every org with a
+// loadable model is serving it.
+func (r *Reconciler) Ready() bool { return r.ready.Load() }
+
+// Trigger asks for a reconcile pass now instead of at the next poll.
+func (r *Reconciler) Trigger() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx is done: once at once, then on every poll tick or Trigger.
+func (r *Reconciler) Run(ctx context.Context) error {
+	for {
+		if err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile pass failed; serving what is deployed", "err", err)
+		}
+		t := time.NewTimer(jitter(r.opts.PollInterval))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-r.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// jitter spreads d by ±10% so many replicas do not poll in step.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// ReconcileOnce fetches the config repository and reconciles every org whose desired
+// state changed or whose last attempt failed. When the remote head has not moved and no
+// org waits for a retry, it does nothing else.
+func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
+	defer r.ready.Store(true)
+	res, err := r.mirror.Fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("fetch config repo: %w", err)
+	}
+	if !res.Changed && !r.anyPending() {
+		return nil
+	}
+	commit := res.Commit
+	files, err := r.mirror.Files(ctx, commit, policy.OrgDir, ".yaml")
+	if err != nil {
+		return fmt.Errorf("read %s/ at %s: %w", policy.OrgDir, gitops.ShortHash(commit), err)
+	}
+	in := make([]policy.File, len(files))
+	for i, f := range files {
+		in[i] = policy.File{Path: f.Path, Data: f.Data}
+	}
+	desired := policy.ParseDesired(in)
+	for org, ps := range desired.Broken {
+		r.log.Error("org file has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
+		r.setState(org, func(s *orgState) { s.lastErr, s.applied = ps, true })
+	}
+	r.prune(desired)
+
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, o := range desired.Orgs {
+		if !r.needsWork(o) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			octx, cancel := context.WithTimeout(ctx, r.opts.OrgTimeout)
+			defer cancel()
+			err := r.reconcileOrg(octx, o, commit.String())
+			r.setState(o.Name, func(s *orgState) {
+				s.desired, s.commit, s.applied, s.lastErr, s.at = o.Model, commit.String(), err == nil, err, time.Now()
+			})
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// prune stops serving orgs whose file was removed from the config repository. Their
+// stored versions stay on disk.
+func (r *Reconciler) prune(d policy.Desired) {
+	keep := map[string]bool{}
+	for _, o := range d.Orgs {
+		keep[o.Name] = true
+	}
+	for org := range d.Broken {
+		keep[org] = true
+	}
+	for _, org := range r.cache.Orgs() {
+		if !keep[org] {
+			r.cache.Remove(org)
+			r.log.Info("org removed from config repo; stopped serving it", "org", org)
+		}
+	}
+	r.mu.Lock()
+	for org := range r.orgs {
+		if !keep[org] {
+			delete(r.orgs, org)
+		}
+	}
+	r.mu.Unlock()
+}
+
+func (r *Reconciler) needsWork(o *policy.Org) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.orgs[o.Name]
+	return !ok || !s.applied || s.desired != o.Model
+}
+
+func (r *Reconciler) anyPending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.orgs {
+		if !s.applied {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Reconciler) setState(org string, f func(*orgState)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.orgs[org]
+	if !ok {
+		s = &orgState{}
+		r.orgs[org] = s
+	}
+	f(s)
+}
+
+// OrgStatus is the reconciler's view of one org, for logs, tests and the status API.
+type OrgStatus struct {
+	Desired policy.ModelRef
+	Commit  string
+	Applied bool
+	Err     error
+	At      time.Time
+}
+
+// Status returns the state of every org the reconciler has seen.
+func (r *Reconciler) Status() map[string]OrgStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]OrgStatus, len(r.orgs))
+	for org, s := range r.orgs {
+		out[org] = OrgStatus{Desired: s.desired, Commit: s.commit, Applied: s.applied, Err: s.lastErr, At: s.at}
+	}
+	return out
+}
