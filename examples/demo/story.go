@@ -1,0 +1,127 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/registry"
+)
+
+// machine is the sensor row the story asks about: a hot, vibrating, old motor.
+var machine = [pdm.NumFeatures]float32{95, 9, 5.5, 40, 2400, 16000}
+
+const waitTimeout = 60 * time.Second
+
+// pushModels writes v1 and v2 of the PdM model with metadata and a validation set, and
+// pushes both versions for every org with `talon push`'s code. It returns the pushed
+// digest references.
+func pushModels(ctx context.Context, dir, regHost string) ([]string, error) {
+	data := pdm.Dataset(42, 500)
+	dataset := filepath.Join(dir, "validation.csv")
+	f, err := os.Create(dataset)
+	if err != nil {
+		return nil, err
+	}
+	if err := pdm.WriteCSV(f, data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	client, err := registry.New()
+	if err != nil {
+		return nil, err
+	}
+	var pushed []string
+	for _, v := range []struct {
+		tag string
+		w   pdm.Weights
+	}{{"v1", pdm.V1()}, {"v2", pdm.V2()}} {
+		model, meta, err := writeVersion(dir, v.tag, v.w, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, org := range orgs {
+			ref := fmt.Sprintf("%s/%s/pdm:%s", regHost, org, v.tag)
+			d, err := client.Push(ctx, ref, registry.PushInput{ModelPath: model, MetadataPath: meta, DatasetPath: dataset})
+			if err != nil {
+				return nil, err
+			}
+			pushed = append(pushed, d.String())
+		}
+	}
+	return pushed, nil
+}
+
+func writeVersion(dir, tag string, w pdm.Weights, data []pdm.Sample) (model, meta string, err error) {
+	b, err := pdm.Model(w)
+	if err != nil {
+		return "", "", err
+	}
+	model = filepath.Join(dir, "pdm-"+tag+".onnx")
+	if err := os.WriteFile(model, b, 0o644); err != nil {
+		return "", "", err
+	}
+	mb, err := json.MarshalIndent(pdm.MetadataFor(tag, w, data), "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	meta = filepath.Join(dir, "pdm-"+tag+".metadata.json")
+	return model, meta, os.WriteFile(meta, mb, 0o644)
+}
+
+// story shows the GitOps loop: v1 serving, a commit to v2, a git revert back to v1, with
+// a real prediction from ONNX Runtime at each step.
+func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string) error {
+	show := func(step string, p prediction) {
+		fmt.Fprintf(out, "%s\n    acme %s (%s, config %s): failure probability %.3f\n",
+			step, p.Version, short(p.Digest, 19), short(p.Commit, 7), p.Probability)
+	}
+	p, err := waitFor(ctx, base, "acme", "v1", machine, waitTimeout)
+	if err != nil {
+		return err
+	}
+	show("\n① v1 is serving", p)
+	if g, err := waitFor(ctx, base, "globex", "v1", machine, waitTimeout); err != nil {
+		return err
+	} else {
+		show("   globex too:", g)
+	}
+
+	bump, err := git.commitFiles(ctx, "acme: deploy v2", map[string]string{"orgs/acme.yaml": orgYAML("acme", regHost, "v2")})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n② git commit %s \"acme: deploy v2\" && git push\n", short(bump, 7))
+	start := time.Now()
+	if p, err = waitFor(ctx, base, "acme", "v2", machine, waitTimeout); err != nil {
+		return err
+	}
+	show(fmt.Sprintf("   v2 serving %.1fs after the push", time.Since(start).Seconds()), p)
+
+	rev, err := git.revert(ctx, bump)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n③ git revert %s (→ %s) && git push\n", short(bump, 7), short(rev, 7))
+	start = time.Now()
+	if p, err = waitFor(ctx, base, "acme", "v1", machine, waitTimeout); err != nil {
+		return err
+	}
+	show(fmt.Sprintf("   back on v1 %.1fs after the push, from the local store", time.Since(start).Seconds()), p)
+	return nil
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

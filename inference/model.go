@@ -1,0 +1,266 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// ModelInfo is the provenance of a loaded model.
+type ModelInfo struct {
+	// Org is the organization the model serves.
+	Org string
+	// Version is the model version named in the config repository (the tag).
+	Version string
+	// Digest is the OCI manifest digest the version resolved to.
+	Digest string
+	// ConfigCommit is the config-repository commit that asked for this version.
+	ConfigCommit string
+}
+
+// LoadOptions tunes LoadModel. The zero value is ready to use.
+type LoadOptions struct {
+	// IntraOpThreads is the number of threads ONNX Runtime may use inside one
+	// inference. The default (0) means 1: Talon often runs as a sidecar on a small
+	// pod, and concurrent requests already run in parallel on one session, so
+	// extra intra-op threads mostly compete for the same cores.
+	IntraOpThreads int
+	// WarmupRuns is the number of inferences on zeros (batch 1, every dynamic
+	// dimension 1) run before LoadModel returns. The default (0) means 3; a
+	// negative value disables warm-up.
+	WarmupRuns int
+}
+
+// Model is one ONNX model loaded into one ONNX Runtime session. Its Infer is safe
+// for concurrent use. Close releases the session once every in-flight Infer has
+// returned.
+type Model struct {
+	info    ModelInfo
+	sig     Signature
+	skipped []string
+	sess    *ort.DynamicAdvancedSession
+
+	// state is 2×(in-flight calls) plus 1 once Close was called; the session is
+	// destroyed when it reaches exactly 1.
+	state     atomic.Int64
+	destroyed atomic.Int32 // times the session was destroyed (tests expect ≤ 1)
+}
+
+// LoadModel creates an ONNX Runtime session from the model bytes onnx, checks
+// that every input is a tensor of a served datatype (see Datatypes), and warms
+// the session up with inferences on zeros. It never reads a file and does not
+// keep onnx: the caller may wipe the bytes once it returns. Outputs that are not
+// tensors of a served datatype (a scikit-learn ZipMap's sequence of maps, say) are
+// not served; SkippedOutputs names them. A model with no servable output is
+// rejected. InitRuntime must have been called.
+func LoadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
+	m, err := loadModel(ctx, onnx, info, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s %s: %w", info.Org, info.Version, err)
+	}
+	return m, nil
+}
+
+func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !ort.IsInitialized() {
+		return nil, errors.New("ONNX Runtime is not initialized (call InitRuntime first)")
+	}
+	if len(onnx) == 0 {
+		return nil, errors.New("empty model")
+	}
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(onnx)
+	if err != nil {
+		return nil, fmt.Errorf("not a loadable ONNX model: %w", err)
+	}
+	m := &Model{info: info}
+	if m.sig, m.skipped, err = signatureOf(ins, outs); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.sess, err = newSession(onnx, m.sig, opts); err != nil {
+		return nil, err
+	}
+	runs := opts.WarmupRuns
+	if runs == 0 {
+		runs = 3
+	}
+	for i := 0; i < runs; i++ {
+		if _, err := m.Infer(ctx, zeroInputs(m.sig), nil); err != nil {
+			m.sess.Destroy()
+			return nil, fmt.Errorf("warm-up inference on zeros: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// signatureOf builds the served signature from ONNX Runtime's IO info.
+func signatureOf(ins, outs []ort.InputOutputInfo) (Signature, []string, error) {
+	var sig Signature
+	for _, in := range ins {
+		spec, err := specOf(in)
+		if err != nil {
+			return Signature{}, nil, fmt.Errorf("input %q: %w", in.Name, err)
+		}
+		sig.Inputs = append(sig.Inputs, spec)
+	}
+	if len(sig.Inputs) == 0 {
+		return Signature{}, nil, errors.New("model has no inputs")
+	}
+	var skipped []string
+	for _, out := range outs {
+		spec, err := specOf(out)
+		if err != nil {
+			skipped = append(skipped, out.Name)
+			continue
+		}
+		sig.Outputs = append(sig.Outputs, spec)
+	}
+	if len(sig.Outputs) == 0 {
+		return Signature{}, nil, fmt.Errorf("model has no servable output (every output is a non-tensor or of an unserved datatype: %v)", skipped)
+	}
+	return sig, skipped, nil
+}
+
+func specOf(io ort.InputOutputInfo) (TensorSpec, error) {
+	if io.OrtValueType != ort.ONNXTypeTensor {
+		return TensorSpec{}, fmt.Errorf("is a %s, only tensors are served", io.OrtValueType)
+	}
+	dt, ok := ortDatatypes[io.DataType]
+	if !ok {
+		return TensorSpec{}, fmt.Errorf("datatype %s is not served (served: %v)", oipName(io.DataType), Datatypes())
+	}
+	shape := slices.Clone([]int64(io.Dimensions))
+	for i, d := range shape {
+		if d < 0 {
+			shape[i] = -1
+		}
+	}
+	return TensorSpec{Name: io.Name, Datatype: dt, Shape: shape}, nil
+}
+
+func newSession(onnx []byte, sig Signature, opts LoadOptions) (*ort.DynamicAdvancedSession, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("session options: %w", err)
+	}
+	defer so.Destroy()
+	threads := opts.IntraOpThreads
+	if threads <= 0 {
+		threads = 1
+	}
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		return nil, fmt.Errorf("set intra-op threads to %d: %w", threads, err)
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, fmt.Errorf("set inter-op threads: %w", err)
+	}
+	names := func(specs []TensorSpec) []string {
+		out := make([]string, len(specs))
+		for i, s := range specs {
+			out[i] = s.Name
+		}
+		return out
+	}
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(onnx, names(sig.Inputs), names(sig.Outputs), so)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return sess, nil
+}
+
+// zeroInputs returns zero-filled inputs of batch 1 (every dynamic dimension 1).
+func zeroInputs(sig Signature) []Tensor {
+	in := make([]Tensor, len(sig.Inputs))
+	for i, s := range sig.Inputs {
+		shape := slices.Clone(s.Shape)
+		n := 1
+		for j, d := range shape {
+			if d < 0 {
+				shape[j] = 1
+			}
+			n *= int(shape[j])
+		}
+		data, _ := MakeData(s.Datatype, n) // datatypes were checked by specOf
+		in[i] = Tensor{Name: s.Name, Datatype: s.Datatype, Shape: shape, Data: data}
+	}
+	return in
+}
+
+// Info returns the model's provenance.
+func (m *Model) Info() ModelInfo { return m.info }
+
+// Signature returns a copy of the model's served inputs and outputs.
+func (m *Model) Signature() Signature { return m.sig.Clone() }
+
+// SkippedOutputs names the model's outputs that are not served (non-tensors or
+// unserved datatypes), in the model's order.
+func (m *Model) SkippedOutputs() []string { return slices.Clone(m.skipped) }
+
+// Close releases the model's session: at once if no Infer is running and no
+// Cache request holds the model, otherwise when the last of them returns. Once
+// the session is released Infer fails with ErrClosed. Close is idempotent and
+// always returns nil.
+func (m *Model) Close() error {
+	for {
+		s := m.state.Load()
+		if s&1 != 0 {
+			return nil
+		}
+		if m.state.CompareAndSwap(s, s|1) {
+			if s == 0 {
+				m.destroy()
+			}
+			return nil
+		}
+	}
+}
+
+// acquire registers an in-flight call; it fails once Close was called.
+func (m *Model) acquire() bool {
+	for {
+		s := m.state.Load()
+		if s&1 != 0 {
+			return false
+		}
+		if m.state.CompareAndSwap(s, s+2) {
+			return true
+		}
+	}
+}
+
+// hold registers an in-flight Infer. Unlike acquire it succeeds after Close
+// while other calls (such as requests holding the model from Cache.Acquire)
+// still keep the session alive; it fails once the session is destroyed.
+func (m *Model) hold() bool {
+	for {
+		s := m.state.Load()
+		if s == 1 {
+			return false
+		}
+		if m.state.CompareAndSwap(s, s+2) {
+			return true
+		}
+	}
+}
+
+// release ends an in-flight call and destroys the session if it was the last
+// one after Close.
+func (m *Model) release() {
+	if m.state.Add(-2) == 1 {
+		m.destroy()
+	}
+}
+
+func (m *Model) destroy() {
+	m.destroyed.Add(1)
+	m.sess.Destroy()
+}

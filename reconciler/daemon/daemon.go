@@ -1,0 +1,121 @@
+// Package daemon assembles one Talon process (`talon run`): the config-repo mirror, the
+// registry client, the model store, the reconciler and the Open Inference Protocol server.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/inference/oip"
+	"github.com/eaglenotifier/talon/reconciler"
+	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/store"
+	"github.com/eaglenotifier/talon/registry"
+)
+
+// Config is what `talon run` is given.
+type Config struct {
+	// ConfigRepo is the config repository's URL: a path, file://, git:// or http(s)://.
+	ConfigRepo string
+	// Branch is the tracked branch. The default is "main".
+	Branch string
+	// DataDir holds the mirror, the model store, backups and pipeline logs.
+	DataDir string
+	// Listen is the HTTP address. The default is 127.0.0.1:8080.
+	Listen string
+	// PollInterval is the config repo poll interval. The default is 30s.
+	PollInterval time.Duration
+	// ORTLib is the --ort-lib flag ("" to search; see inference.FindORTLibrary).
+	ORTLib string
+	// InsecureRegistries may be reached over plain HTTP (loopback always may).
+	InsecureRegistries []string
+	// IntraOpThreads per model session. The default is 1.
+	IntraOpThreads int
+	// Logger is the process logger. The default discards.
+	Logger *slog.Logger
+	// Version is reported by GET /v2. The default is "dev".
+	Version string
+	// OnListen, when set, is called with the bound address once the server listens.
+	OnListen func(addr string)
+}
+
+// Run starts Talon and blocks until ctx is done, then shuts the server down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.ConfigRepo == "" || cfg.DataDir == "" {
+		return errors.New("daemon: --config-repo and --data are required")
+	}
+	if cfg.Branch == "" {
+		cfg.Branch = "main"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	lib, err := inference.FindORTLibrary(cfg.ORTLib)
+	if err != nil {
+		return err
+	}
+	if err := inference.InitRuntime(lib); err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	mirror, err := gitops.Open(ctx, filepath.Join(st.Root(), "config.git"), cfg.ConfigRepo, gitops.WithBranch(cfg.Branch))
+	if err != nil {
+		return fmt.Errorf("config repo %s: %w", cfg.ConfigRepo, err)
+	}
+	reg, err := registry.New(registry.WithInsecureRegistries(cfg.InsecureRegistries...))
+	if err != nil {
+		return err
+	}
+	cache := inference.NewCache()
+	rec := reconciler.New(mirror, reg, st, cache, reconciler.Options{
+		PollInterval: cfg.PollInterval,
+		Load:         inference.LoadOptions{IntraOpThreads: cfg.IntraOpThreads},
+		Logger:       cfg.Logger,
+	})
+	if err := rec.Restore(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           oip.NewServer(cache, oip.ServerOptions{Ready: rec.Ready, Version: cfg.Version}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	cfg.Logger.Info("talon listening", "addr", ln.Addr().String(), "config_repo", cfg.ConfigRepo,
+		"branch", cfg.Branch, "data", st.Root(), "ort", inference.RuntimeVersion())
+	if cfg.OnListen != nil {
+		cfg.OnListen(ln.Addr().String())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); rec.Run(ctx) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shut)
+	<-loopDone
+	cache.Close()
+	return err
+}
