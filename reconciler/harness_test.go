@@ -121,7 +121,7 @@ func fileDigest(t testing.TB, file string) v1.Hash {
 }
 
 // typical is a sensor row whose failure probability differs clearly between v1 and v2.
-var typical = [pdm.NumFeatures]float32{95, 9, 5.5, 40, 2400, 16000}
+var typical = [pdm.NumFeatures]float32{86, 5.5, 5.8, 33, 2100, 13000}
 
 // expect returns the failure probability weights w give the typical row.
 func expect(w pdm.Weights) float32 { return pdm.Predict(w, typical) }

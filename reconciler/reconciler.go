@@ -61,6 +61,9 @@ type Reconciler struct {
 
 	kick  chan struct{}
 	ready atomic.Bool
+	// synced is set once a pass has read the desired state; until then every pass reads
+	// it, so a crash between fetching a commit and applying it is healed on restart.
+	synced atomic.Bool
 
 	mu   sync.Mutex
 	orgs map[string]*orgState
@@ -120,15 +123,15 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // ReconcileOnce fetches the config repository and reconciles every org whose desired
-// state changed or whose last attempt failed. When the remote head has not moved and no
-// org waits for a retry, it does nothing else.
+// state changed or whose last attempt failed. When the remote head has not moved, no org
+// waits for a retry and an earlier pass already read that head, it does nothing else.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	defer r.ready.Store(true)
 	res, err := r.mirror.Fetch(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch config repo: %w", err)
 	}
-	if !res.Changed && !r.anyPending() {
+	if !res.Changed && !r.anyPending() && r.synced.Load() {
 		return nil
 	}
 	commit := res.Commit
@@ -166,6 +169,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	r.synced.Store(true)
 	return nil
 }
 

@@ -25,7 +25,11 @@ credentials come from the Docker config and credential helpers.`,
 		Args: exactArgs(2, "FILE and REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.ModelPath = args[0]
-			client, err := registry.New(registry.WithInsecureRegistries(insecure...))
+			var opts []registry.Option
+			if len(insecure) > 0 {
+				opts = append(opts, registry.WithInsecureRegistries(insecure...))
+			}
+			client, err := registry.New(opts...)
 			if err != nil {
 				return usageError{err}
 			}

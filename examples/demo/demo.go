@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	say("\nTry it yourself:")
-	say("  curl -s %s/v2/models/acme/infer -d '{\"inputs\":[{\"name\":\"sensors\",\"datatype\":\"FP32\",\"shape\":[1,6],\"data\":[95,9,5.5,40,2400,16000]}]}'", base)
+	say("  curl -s %s/v2/models/acme/infer -d '{\"inputs\":[{\"name\":\"sensors\",\"datatype\":\"FP32\",\"shape\":[1,6],\"data\":[86,5.5,5.8,33,2100,13000]}]}'", base)
 	say("  curl -s %s/v2/models/globex", base)
 	say("  git clone %s && edit orgs/acme.yaml (version: v2) && git commit -am 'acme: v2' && git push", bare)
 	if o.StoryOnly {

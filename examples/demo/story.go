@@ -13,8 +13,8 @@ import (
 	"github.com/eaglenotifier/talon/registry"
 )
 
-// machine is the sensor row the story asks about: a hot, vibrating, old motor.
-var machine = [pdm.NumFeatures]float32{95, 9, 5.5, 40, 2400, 16000}
+// machine is the sensor row the story asks about: a warm, vibrating motor 13000 hours past its overhaul.
+var machine = [pdm.NumFeatures]float32{86, 5.5, 5.8, 33, 2100, 13000}
 
 const waitTimeout = 60 * time.Second
 
@@ -80,19 +80,19 @@ func writeVersion(dir, tag string, w pdm.Weights, data []pdm.Sample) (model, met
 // story shows the GitOps loop: v1 serving, a commit to v2, a git revert back to v1, with
 // a real prediction from ONNX Runtime at each step.
 func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string) error {
-	show := func(step string, p prediction) {
-		fmt.Fprintf(out, "%s\n    acme %s (%s, config %s): failure probability %.3f\n",
-			step, p.Version, short(p.Digest, 19), short(p.Commit, 7), p.Probability)
+	show := func(step, org string, p prediction) {
+		fmt.Fprintf(out, "%s\n    %s %s (%s, config %s): failure probability %.3f\n",
+			step, org, p.Version, short(p.Digest, 19), short(p.Commit, 7), p.Probability)
 	}
 	p, err := waitFor(ctx, base, "acme", "v1", machine, waitTimeout)
 	if err != nil {
 		return err
 	}
-	show("\n① v1 is serving", p)
+	show("\n① v1 is serving", "acme", p)
 	if g, err := waitFor(ctx, base, "globex", "v1", machine, waitTimeout); err != nil {
 		return err
 	} else {
-		show("   globex too:", g)
+		show("   globex too:", "globex", g)
 	}
 
 	bump, err := git.commitFiles(ctx, "acme: deploy v2", map[string]string{"orgs/acme.yaml": orgYAML("acme", regHost, "v2")})
@@ -104,7 +104,7 @@ func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string)
 	if p, err = waitFor(ctx, base, "acme", "v2", machine, waitTimeout); err != nil {
 		return err
 	}
-	show(fmt.Sprintf("   v2 serving %.1fs after the push", time.Since(start).Seconds()), p)
+	show(fmt.Sprintf("   v2 serving %.1fs after the push", time.Since(start).Seconds()), "acme", p)
 
 	rev, err := git.revert(ctx, bump)
 	if err != nil {
@@ -115,7 +115,7 @@ func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string)
 	if p, err = waitFor(ctx, base, "acme", "v1", machine, waitTimeout); err != nil {
 		return err
 	}
-	show(fmt.Sprintf("   back on v1 %.1fs after the push, from the local store", time.Since(start).Seconds()), p)
+	show(fmt.Sprintf("   back on v1 %.1fs after the push, from the local store", time.Since(start).Seconds()), "acme", p)
 	return nil
 }
 

@@ -76,7 +76,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("config repo %s: %w", cfg.ConfigRepo, err)
 	}
-	reg, err := registry.New(registry.WithInsecureRegistries(cfg.InsecureRegistries...))
+	var regOpts []registry.Option
+	if len(cfg.InsecureRegistries) > 0 {
+		regOpts = append(regOpts, registry.WithInsecureRegistries(cfg.InsecureRegistries...))
+	}
+	reg, err := registry.New(regOpts...)
 	if err != nil {
 		return err
 	}

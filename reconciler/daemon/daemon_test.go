@@ -1,0 +1,179 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/reconciler/daemon"
+	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
+	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/registrytest"
+)
+
+const testdataDir = "../../testdata/pdm"
+
+var row = [pdm.NumFeatures]float32{86, 5.5, 5.8, 33, 2100, 13000}
+
+type answer struct {
+	Version, Digest, Commit string
+	P                       float32
+}
+
+// infer calls POST /v2/models/{org}/infer as a KServe v2 client would.
+func infer(base, org string) (answer, int, error) {
+	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{
+		"name": pdm.InputName, "datatype": "FP32", "shape": []int{1, pdm.NumFeatures}, "data": row[:],
+	}}})
+	resp, err := http.Post(base+"/v2/models/"+org+"/infer", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return answer{}, 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return answer{}, resp.StatusCode, fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	var out struct {
+		ModelVersion string            `json:"model_version"`
+		Parameters   map[string]string `json:"parameters"`
+		Outputs      []struct {
+			Name string    `json:"name"`
+			Data []float32 `json:"data"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return answer{}, resp.StatusCode, err
+	}
+	if len(out.Outputs) != 1 || out.Outputs[0].Name != pdm.OutputName || len(out.Outputs[0].Data) != 1 {
+		return answer{}, resp.StatusCode, fmt.Errorf("unexpected outputs: %s", b)
+	}
+	if out.Parameters["talon_model_version"] != out.ModelVersion || resp.Header.Get("Talon-Model-Digest") != out.Parameters["talon_model_digest"] {
+		return answer{}, resp.StatusCode, fmt.Errorf("provenance in body and headers disagree: %s / %v", b, resp.Header)
+	}
+	return answer{out.ModelVersion, out.Parameters["talon_model_digest"], out.Parameters["talon_config_commit"], out.Outputs[0].Data[0]}, resp.StatusCode, nil
+}
+
+// await polls until org serves version; the bound only stops a broken run from hanging.
+func await(t *testing.T, base, org, version string) answer {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		a, _, err := infer(base, org)
+		if err == nil && a.Version == version {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never served %s (last: %+v, %v)", org, version, a, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, repoURL, data string) (base string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{
+			ConfigRepo: repoURL, DataDir: data, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
+			OnListen: func(a string) { addr <- a },
+		})
+	}()
+	select {
+	case a := <-addr:
+		stopped := false
+		stop := func() {
+			if !stopped {
+				stopped = true
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("daemon: %v", err)
+				}
+			}
+		}
+		t.Cleanup(stop)
+		return "http://" + a, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("daemon did not start: %v", err)
+	}
+	return "", nil
+}
+
+// TestGitOpsStory is the demo's story as a test: a person drives the config repo with the
+// git CLI through git daemon, Talon serves real ONNX Runtime answers for each step.
+func TestGitOpsStory(t *testing.T) {
+	root := t.TempDir()
+	gittest.NewBareRepo(t, root, "config")
+	repoURL := gittest.StartDaemon(t, root) + "/config.git"
+	regHost, stopRegistry, err := registrytest.Serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopRegistry()
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]string{}
+	for _, org := range []string{"acme", "globex"} {
+		for _, tag := range []string{"v1", "v2"} {
+			d, err := client.Push(context.Background(), regHost+"/"+org+"/pdm:"+tag, registry.PushInput{
+				ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx"), MetadataPath: filepath.Join(testdataDir, "pdm-"+tag+".metadata.json"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests[org+":"+tag] = d.DigestStr()
+		}
+	}
+	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
+	desire := func(org, tag string) {
+		clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s/%s/pdm\n  version: %s\n", org, regHost, org, tag))
+	}
+	desire("acme", "v1")
+	desire("globex", "v1")
+	first := clone.Commit("acme and globex on v1")
+	clone.Push()
+
+	data := t.TempDir()
+	base, stop := start(t, repoURL, data)
+	v1, v2 := pdm.Predict(pdm.V1(), row), pdm.Predict(pdm.V2(), row)
+	check := func(a answer, org, tag, commit string, want float32) {
+		t.Helper()
+		if a.Version != tag || a.Digest != digests[org+":"+tag] || a.Commit != commit || a.P < want-1e-5 || a.P > want+1e-5 {
+			t.Fatalf("%s answered %+v, want %s %s from %s with p=%v", org, a, tag, digests[org+":"+tag], commit, want)
+		}
+	}
+	check(await(t, base, "acme", "v1"), "acme", "v1", first, v1)
+	check(await(t, base, "globex", "v1"), "globex", "v1", first, v1)
+
+	desire("acme", "v2")
+	bump := clone.Commit("acme: deploy v2")
+	clone.Push()
+	check(await(t, base, "acme", "v2"), "acme", "v2", bump, v2)
+	check(await(t, base, "globex", "v1"), "globex", "v1", first, v1)
+
+	revert := clone.Revert(bump)
+	clone.Push()
+	check(await(t, base, "acme", "v1"), "acme", "v1", revert, v1)
+	if _, code, _ := infer(base, "initech"); code != http.StatusNotFound {
+		t.Fatalf("unknown org answered %d, want 404", code)
+	}
+
+	// A restart with the registry gone serves the deployed models from the store at once.
+	stop()
+	stopRegistry()
+	base, _ = start(t, repoURL, data)
+	check(await(t, base, "acme", "v1"), "acme", "v1", revert, v1)
+	check(await(t, base, "globex", "v1"), "globex", "v1", first, v1)
+}
