@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -11,47 +12,104 @@ import (
 
 // The benchmarks compare inference through the serving cache (validation,
 // refcounting, output copy) with a bare onnxruntime_go dynamic session doing the
-// same work (wrap input, run, read output, destroy) on sklearn_randomforest,
-// whose batch dimension is dynamic. Both use one intra-op thread.
+// same work (wrap input, run, read output, destroy), on Talon's PdM model
+// (testdata/pdm/pdm-v1.onnx) and on the third-party sklearn_randomforest. Both
+// have a dynamic batch dimension; both sides use one intra-op thread.
 
-const benchModel = "sklearn_randomforest.onnx"
-
-func BenchmarkCacheInferBatch1(b *testing.B)    { benchCache(b, 1, context.Background()) }
-func BenchmarkCacheInferBatch1024(b *testing.B) { benchCache(b, 1024, context.Background()) }
-func BenchmarkBareSessionBatch1(b *testing.B)   { benchBare(b, 1) }
-func BenchmarkBareSessionBatch1024(b *testing.B) {
-	benchBare(b, 1024)
+// benchModel is one model the benchmarks run: its bytes, input and output, and rows.
+type benchModel struct {
+	load         func(testing.TB) []byte
+	input, outpt string
+	cols         int
+	rows         func(n int) []float32
 }
+
+var (
+	pdmBench = benchModel{
+		load: func(tb testing.TB) []byte {
+			b, err := os.ReadFile("../testdata/pdm/pdm-v1.onnx")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return b
+		},
+		input: "sensors", outpt: "failure_probability", cols: 6, rows: pdmRows,
+	}
+	forestBench = benchModel{
+		load:  func(tb testing.TB) []byte { return ortest.Model(tb, "sklearn_randomforest.onnx") },
+		input: "X", outpt: "output_label", cols: 4, rows: irisRows,
+	}
+)
+
+func BenchmarkCacheInferBatch1(b *testing.B)     { benchCache(b, pdmBench, 1, context.Background()) }
+func BenchmarkCacheInferBatch1024(b *testing.B)  { benchCache(b, pdmBench, 1024, context.Background()) }
+func BenchmarkBareSessionBatch1(b *testing.B)    { benchBare(b, pdmBench, 1) }
+func BenchmarkBareSessionBatch1024(b *testing.B) { benchBare(b, pdmBench, 1024) }
+func BenchmarkForestCacheInferBatch1(b *testing.B) {
+	benchCache(b, forestBench, 1, context.Background())
+}
+func BenchmarkForestCacheInferBatch1024(b *testing.B) {
+	benchCache(b, forestBench, 1024, context.Background())
+}
+func BenchmarkForestBareSessionBatch1(b *testing.B)    { benchBare(b, forestBench, 1) }
+func BenchmarkForestBareSessionBatch1024(b *testing.B) { benchBare(b, forestBench, 1024) }
 
 // BenchmarkCacheInferBatch1CancelCtx measures the cost of a cancellable context
 // (an HTTP request's): Infer then wires ONNX Runtime's terminate flag to it.
 func BenchmarkCacheInferBatch1CancelCtx(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	benchCache(b, 1, ctx)
+	benchCache(b, pdmBench, 1, ctx)
 }
 
-func benchCache(b *testing.B, rows int, ctx context.Context) {
-	m := loadTestModel(b, benchModel, ModelInfo{Org: "acme", Version: "v1"})
+// pdmRows returns n rows of plausible PdM sensor readings.
+func pdmRows(n int) []float32 {
+	base := [6]float32{86, 5.5, 5.8, 33, 2100, 13000}
+	out := make([]float32, 0, 6*n)
+	for i := range n {
+		for j, v := range base {
+			out = append(out, v*(1+float32((i+j)%7-3)/50))
+		}
+	}
+	return out
+}
+
+func outputRows(v any) int {
+	switch d := v.(type) {
+	case []float32:
+		return len(d)
+	case []int64:
+		return len(d)
+	}
+	return -1
+}
+
+func benchCache(b *testing.B, bm benchModel, rows int, ctx context.Context) {
+	initORT(b)
+	m, err := LoadModel(context.Background(), bm.load(b), ModelInfo{Org: "acme", Version: "v1"}, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	c := NewCache()
 	defer c.Close()
 	c.Swap("acme", m)
-	in := []Tensor{{Name: "X", Datatype: FP32, Shape: []int64{int64(rows), 4}, Data: irisRows(rows)}}
+	in := []Tensor{{Name: bm.input, Datatype: FP32, Shape: []int64{int64(rows), int64(bm.cols)}, Data: bm.rows(rows)}}
+	outs := []string{bm.outpt}
 	for b.Loop() {
 		m, release, ok := c.Acquire("acme")
 		if !ok {
 			b.Fatal("acme not served")
 		}
-		out, err := m.Infer(ctx, in, nil)
+		out, err := m.Infer(ctx, in, outs)
 		release()
-		if err != nil || len(out[0].Data.([]int64)) != rows {
+		if err != nil || outputRows(out[0].Data) != rows {
 			b.Fatal(err)
 		}
 	}
 	reportPerRow(b, rows)
 }
 
-func benchBare(b *testing.B, rows int) {
+func benchBare(b *testing.B, bm benchModel, rows int) {
 	initORT(b)
 	so, err := ort.NewSessionOptions()
 	if err != nil {
@@ -64,13 +122,13 @@ func benchBare(b *testing.B, rows int) {
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		b.Fatal(err)
 	}
-	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(ortest.Model(b, benchModel), []string{"X"}, []string{"output_label"}, so)
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(bm.load(b), []string{bm.input}, []string{bm.outpt}, so)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sess.Destroy()
-	data := irisRows(rows)
-	shape := ort.NewShape(int64(rows), 4)
+	data := bm.rows(rows)
+	shape := ort.NewShape(int64(rows), int64(bm.cols))
 	for b.Loop() {
 		x, err := ort.NewTensor(shape, data)
 		if err != nil {
@@ -80,7 +138,14 @@ func benchBare(b *testing.B, rows int) {
 		if err := sess.Run([]ort.Value{x}, outs); err != nil {
 			b.Fatal(err)
 		}
-		if len(outs[0].(*ort.Tensor[int64]).GetData()) != rows {
+		var n int
+		switch o := outs[0].(type) {
+		case *ort.Tensor[float32]:
+			n = len(o.GetData())
+		case *ort.Tensor[int64]:
+			n = len(o.GetData())
+		}
+		if n != rows {
 			b.Fatal("wrong output length")
 		}
 		outs[0].Destroy()
