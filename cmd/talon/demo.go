@@ -6,6 +6,8 @@ import (
 	"github.com/eaglenotifier/talon/examples/demo"
 )
 
+func init() { subcommands = append(subcommands, newDemoCmd) }
+
 func newDemoCmd(g *globalFlags) *cobra.Command {
 	var o demo.Options
 	cmd := &cobra.Command{

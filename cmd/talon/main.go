@@ -51,9 +51,15 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "json", "log format: json or text")
 	pf.StringVar(&g.ortLib, "ort-lib", "", "path of libonnxruntime.so (default: $TALON_ORT_LIB, the `make ort` cache, the system library path)")
-	root.AddCommand(newRunCmd(g), newPushCmd(g), newDemoCmd(g), newVersionCmd())
+	for _, newCmd := range subcommands {
+		root.AddCommand(newCmd(g))
+	}
 	return root
 }
+
+// subcommands are the constructors of talon's subcommands. Each command's file adds its
+// own in an init function, so commands stay independent of each other.
+var subcommands []func(*globalFlags) *cobra.Command
 
 // logger builds the process's one structured logger, writing to stderr.
 func (g *globalFlags) logger() (*slog.Logger, error) {

@@ -11,6 +11,8 @@ import (
 	"github.com/eaglenotifier/talon/registry"
 )
 
+func init() { subcommands = append(subcommands, newPushCmd) }
+
 func newPushCmd(g *globalFlags) *cobra.Command {
 	var in registry.PushInput
 	var insecure []string

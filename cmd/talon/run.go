@@ -8,6 +8,8 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/daemon"
 )
 
+func init() { subcommands = append(subcommands, newRunCmd) }
+
 func newRunCmd(g *globalFlags) *cobra.Command {
 	var cfg daemon.Config
 	cmd := &cobra.Command{

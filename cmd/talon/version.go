@@ -13,7 +13,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=…". The default is "dev".
 var version = "dev"
 
-func newVersionCmd() *cobra.Command {
+func init() { subcommands = append(subcommands, newVersionCmd) }
+
+func newVersionCmd(*globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print Talon's version",
