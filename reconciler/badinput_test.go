@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/reconciler"
 	"github.com/eaglenotifier/talon/registry"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
@@ -46,11 +47,12 @@ func TestBadInputKeepsLastGoodModel(t *testing.T) {
 		name, tag string
 		check     func(error) bool
 		want      string
+		kind      reconciler.Kind
 	}{
-		{"registry serves corrupted bytes", "corrupt", func(err error) bool { return errors.Is(err, registry.ErrDigestMismatch) }, "digest"},
-		{"tag does not exist", "v404", func(err error) bool { return errors.Is(err, registry.ErrNotFound) }, "v404"},
-		{"not an ONNX model", "junk", func(err error) bool { return strings.Contains(err.Error(), "ONNX Runtime") }, "junk"},
-		{"inputs differ from the serving model", "shape", func(err error) bool { return strings.Contains(err.Error(), "inputs/outputs") }, "sensors"},
+		{"registry serves corrupted bytes", "corrupt", func(err error) bool { return errors.Is(err, registry.ErrDigestMismatch) }, "digest", reconciler.Transient},
+		{"tag does not exist", "v404", func(err error) bool { return errors.Is(err, registry.ErrNotFound) }, "v404", reconciler.Transient},
+		{"not an ONNX model", "junk", func(err error) bool { return reconciler.ReasonOf(err) == "LoadFailed" }, "junk", reconciler.Stalled},
+		{"inputs differ from the serving model", "shape", func(err error) bool { return reconciler.ReasonOf(err) == "SchemaChanged" }, "sensors", reconciler.Stalled},
 	}
 	globexTag := "v1"
 	for _, tc := range tests {
@@ -63,6 +65,9 @@ func TestBadInputKeepsLastGoodModel(t *testing.T) {
 			s := r.Status()["acme"]
 			if s.Applied || s.Err == nil || !tc.check(s.Err) || !strings.Contains(s.Err.Error(), tc.want) {
 				t.Fatalf("acme status = applied %v, err %v; want a refusal mentioning %q", s.Applied, s.Err, tc.want)
+			}
+			if k := reconciler.KindOf(s.Err); k != tc.kind || s.Phase != reconciler.PhaseFailed {
+				t.Errorf("kind %v phase %s, want %v Failed", k, s.Phase, tc.kind)
 			}
 			if !strings.Contains(s.Err.Error(), w.repo("acme")+":"+tc.tag) {
 				t.Errorf("error does not name the reference: %v", s.Err)

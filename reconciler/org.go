@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -11,99 +12,191 @@ import (
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/policy"
 	"github.com/eaglenotifier/talon/reconciler/store"
+	"github.com/eaglenotifier/talon/registry"
 )
+
+// orgRun is one reconcile of one org: what each step found, for the steps after it.
+type orgRun struct {
+	org    *policy.Org
+	commit string
+	log    *slog.Logger
+
+	digest    name.Digest
+	bytes     []byte
+	rec       store.Record
+	fromStore bool
+	model     *inference.Model
+	done      bool // the org already serves the desired digest
+}
+
+type step struct {
+	name string
+	fn   func(context.Context, *orgRun) error
+}
 
 // reconcileOrg brings one org to its desired model, in small steps that stop at the first
 // error: resolve the tag to a digest once, take the bytes from the store or pull that
 // digest, load and warm up the model, check it keeps the serving signature, publish the
 // deployed symlink, then hot-swap it into the serving cache. Until the swap the org keeps
 // serving its last good model.
-func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit string) (err error) {
-	ref := o.Model.Reference()
+func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit string) error {
+	run := &orgRun{org: o, commit: commit, log: r.log.With("org", o.Name, "reference", o.Model.Reference(), "commit", shortCommit(commit))}
+	steps := []step{
+		{"resolve", r.resolve},
+		{"pull", r.obtain},
+		{"load", r.load},
+		{"deploy", r.deploy},
+		{"swap", r.swap},
+	}
 	start := time.Now()
-	log := r.log.With("org", o.Name, "reference", ref, "commit", shortCommit(commit))
-	var digest string
-	defer func() {
-		if err != nil {
-			log.Error("reconcile failed; keeping the last good model", "digest", digest, "err", err)
+	for _, s := range steps {
+		if run.done {
+			break
 		}
-	}()
-
-	d, err := r.reg.Resolve(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", ref, err)
-	}
-	digest = d.DigestStr()
-	if info, _, ok := r.cache.Get(o.Name); ok && info.Digest == digest && info.Version == o.Model.Version {
-		log.Debug("already serving the desired digest", "digest", digest)
-		return nil
-	}
-
-	b, rec, fromStore, err := r.obtain(ctx, o, d, commit)
-	if err != nil {
-		return err
-	}
-	info := inference.ModelInfo{Org: o.Name, Version: o.Model.Version, Digest: digest, ConfigCommit: commit}
-	m, err := inference.LoadModel(ctx, b, info, r.opts.Load)
-	if err != nil {
-		return fmt.Errorf("load %s@%s into ONNX Runtime: %w", ref, digest, err)
-	}
-	if _, sig, ok := r.cache.Get(o.Name); ok {
-		if err := sig.Compare(m.Signature()); err != nil {
-			m.Close()
-			return fmt.Errorf("%s@%s changes the serving model's inputs/outputs: %w", ref, digest, err)
+		r.setState(o.Name, func(st *orgState) { st.setPhase(phaseOf(s.name), r.now()) })
+		if err := s.fn(ctx, run); err != nil {
+			if run.model != nil {
+				run.model.Close()
+			}
+			run.log.Error("reconcile failed; keeping the last good model", "step", s.name,
+				"digest", run.digest.DigestStr(), "kind", KindOf(err).String(), "err", err)
+			return err
 		}
 	}
-	if err := r.store.Deploy(ctx, o.Name, rec.Version, commit); err != nil {
-		m.Close()
-		return fmt.Errorf("deploy %s@%s: %w", ref, digest, err)
+	if !run.done {
+		run.log.Info("deployed", "digest", run.digest.DigestStr(), "version", o.Model.Version,
+			"from_store", run.fromStore, "size", run.rec.Size, "duration", time.Since(start).String())
 	}
-	r.cache.Swap(o.Name, m)
-	log.Info("deployed", "digest", digest, "version", o.Model.Version, "from_store", fromStore,
-		"size", rec.Size, "duration", time.Since(start).String())
 	return nil
 }
 
-// obtain returns the model bytes of digest for o: from the store when the same version
-// with the same digest is there (checked against its recorded sha256), otherwise pulled
-// from the registry by digest, verified while streaming into the store.
-func (r *Reconciler) obtain(ctx context.Context, o *policy.Org, d name.Digest, commit string) ([]byte, store.Record, bool, error) {
-	digest := d.DigestStr()
+func phaseOf(step string) Phase {
+	switch step {
+	case "deploy", "swap":
+		return PhaseDeploying
+	}
+	return PhaseValidating
+}
+
+// resolve turns the tag into a digest, once. When the registry cannot be reached and the
+// store holds this version from the same repository, its recorded digest (verified when it
+// was pulled) is used, so a rollback works with the registry down.
+func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
+	o := run.org
+	ref := o.Model.Reference()
+	d, err := r.reg.Resolve(ctx, ref)
+	if err != nil {
+		rec, lerr := r.store.Lookup(o.Name, o.Model.Version)
+		if errors.Is(err, registry.ErrNotFound) || lerr != nil || rec.Repository != o.Model.Repository {
+			return transient("resolve", "ResolveFailed", fmt.Errorf("resolve %s: %w", ref, err))
+		}
+		if d, err = name.NewDigest(o.Model.Repository+"@"+rec.Digest, name.Insecure); err != nil {
+			return stalled("resolve", "StoreCorrupt", fmt.Errorf("stored digest of %s: %w", ref, err))
+		}
+		run.log.Warn("registry unreachable; using the digest stored for this version", "digest", rec.Digest, "err", err)
+	}
+	run.digest = d
+	if info, _, ok := r.cache.Get(o.Name); ok && info.Digest == d.DigestStr() && info.Version == o.Model.Version {
+		run.done = true
+	}
+	return nil
+}
+
+// obtain reads the model of run.digest from the store when the same version with the
+// same digest is there (checked against its recorded sha256), and otherwise pulls that
+// digest, verified while streaming into the store.
+func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
+	o, digest := run.org, run.digest.DigestStr()
 	if rec, err := r.store.Lookup(o.Name, o.Model.Version); err == nil && rec.Digest == digest {
 		b, rec, err := r.store.ReadModel(o.Name, o.Model.Version)
 		if err == nil {
-			return b, rec, true, nil
+			run.bytes, run.rec, run.fromStore = b, rec, true
+			return nil
 		}
-		r.log.Warn("stored copy unusable; pulling again", "org", o.Name, "digest", digest, "err", err)
+		run.log.Warn("stored copy unusable; pulling again", "digest", digest, "err", err)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, store.Record{}, false, err
+		return stalled("pull", "StoreFailed", err)
 	}
 	ref := o.Model.Reference()
-	art, err := r.reg.Fetch(ctx, d)
+	art, err := r.reg.Fetch(ctx, run.digest)
 	if err != nil {
-		return nil, store.Record{}, false, fmt.Errorf("fetch manifest %s@%s: %w", ref, digest, err)
+		return pullError(fmt.Errorf("fetch manifest %s@%s: %w", ref, digest, err))
 	}
-	meta, err := art.ReadMetadata(ctx)
-	if err != nil {
-		return nil, store.Record{}, false, fmt.Errorf("read metadata of %s@%s: %w", ref, digest, err)
+	var meta []byte
+	if art.Metadata != nil {
+		if meta, err = art.ReadMetadata(ctx); err != nil {
+			return pullError(fmt.Errorf("read metadata of %s@%s: %w", ref, digest, err))
+		}
 	}
 	rc, err := art.OpenModel(ctx)
 	if err != nil {
-		return nil, store.Record{}, false, fmt.Errorf("pull model layer of %s@%s: %w", ref, digest, err)
+		return pullError(fmt.Errorf("pull model layer of %s@%s: %w", ref, digest, err))
 	}
 	defer rc.Close()
 	rec := store.Record{
 		Org: o.Name, Version: o.Model.Version, Repository: o.Model.Repository, Digest: digest,
-		ModelDigest: art.Model.Digest.String(), Format: string(art.Format), ConfigCommit: commit, Metadata: meta,
+		ModelDigest: art.Model.Digest.String(), Format: string(art.Format), ConfigCommit: run.commit, Metadata: meta,
 	}
-	if rec, err = r.store.Put(ctx, rec, rc); err != nil {
-		return nil, store.Record{}, false, fmt.Errorf("pull %s@%s: %w", ref, digest, err)
+	if _, err = r.store.Put(ctx, rec, rc); err != nil {
+		return pullError(fmt.Errorf("pull %s@%s: %w", ref, digest, err))
 	}
 	b, rec, err := r.store.ReadModel(o.Name, o.Model.Version)
 	if err != nil {
-		return nil, store.Record{}, false, err
+		return stalled("pull", "StoreFailed", err)
 	}
-	return b, rec, false, nil
+	run.bytes, run.rec = b, rec
+	return nil
+}
+
+// pullError classifies a pull failure: an artifact that is not a usable model needs a
+// person; corrupted or short bytes and network trouble are retried.
+func pullError(err error) error {
+	switch {
+	case errors.Is(err, registry.ErrNotModel), errors.Is(err, registry.ErrUnsafeFilename),
+		errors.Is(err, registry.ErrTooLarge), errors.Is(err, registry.ErrInsecure):
+		return stalled("pull", "InvalidArtifact", err)
+	case errors.Is(err, registry.ErrDigestMismatch), errors.Is(err, registry.ErrSizeMismatch):
+		return transient("pull", "DigestMismatch", err)
+	}
+	return transient("pull", "PullFailed", err)
+}
+
+// load creates and warms up an ONNX Runtime session for the candidate and checks that it
+// keeps the serving model's inputs and outputs.
+func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
+	o, digest := run.org, run.digest.DigestStr()
+	info := inference.ModelInfo{Org: o.Name, Version: o.Model.Version, Digest: digest, ConfigCommit: run.commit}
+	m, err := inference.LoadModel(ctx, run.bytes, info, r.opts.Load)
+	if err != nil {
+		return stalled("load", "LoadFailed", fmt.Errorf("load %s@%s into ONNX Runtime: %w", o.Model.Reference(), digest, err))
+	}
+	run.model = m
+	if _, sig, ok := r.cache.Get(o.Name); ok {
+		if err := sig.Compare(m.Signature()); err != nil {
+			return stalled("load", "SchemaChanged", fmt.Errorf("%s@%s changes the serving model's inputs/outputs: %w", o.Model.Reference(), digest, err))
+		}
+	}
+	return nil
+}
+
+// deploy publishes the candidate as the org's deployed version on disk, durably.
+func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
+	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit); err != nil {
+		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model.Reference(), run.digest.DigestStr(), err))
+	}
+	return nil
+}
+
+// swap hot-swaps the candidate into the serving cache; the old model drains and closes.
+func (r *Reconciler) swap(_ context.Context, run *orgRun) error {
+	r.cache.Swap(run.org.Name, run.model)
+	run.model = nil
+	now := r.now()
+	r.setState(run.org.Name, func(s *orgState) {
+		s.deployed = Deployed{Version: run.rec.Version, Digest: run.digest.DigestStr(), ConfigCommit: run.commit, Since: now}
+		s.setPhase(PhaseDeployed, now)
+	})
+	return nil
 }
 
 // Restore loads every org's deployed model from the store into the serving cache, so a
@@ -132,6 +225,8 @@ func (r *Reconciler) Restore(ctx context.Context) error {
 		r.setState(org, func(s *orgState) {
 			s.desired = policy.ModelRef{Repository: rec.Repository, Version: rec.Version}
 			s.commit, s.applied = dep.ConfigCommit, true
+			s.deployed = Deployed{Version: rec.Version, Digest: rec.Digest, ConfigCommit: dep.ConfigCommit, Since: dep.DeployedAt}
+			s.setPhase(PhaseDeployed, r.now())
 		})
 		r.log.Info("restored deployed model", "org", org, "version", rec.Version, "digest", rec.Digest)
 	}

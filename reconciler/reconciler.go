@@ -5,6 +5,8 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,8 +33,12 @@ type Options struct {
 	OrgTimeout time.Duration
 	// Load configures ONNX Runtime sessions for deployed models.
 	Load inference.LoadOptions
+	// Backoff spaces retries of transient failures. The default is 1s doubling to 5m.
+	Backoff Backoff
 	// Logger receives one structured line per decision. The default discards.
 	Logger *slog.Logger
+	// Now is the clock. The default is time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) setDefaults() {
@@ -44,6 +50,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.OrgTimeout <= 0 {
 		o.OrgTimeout = 10 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -69,15 +78,6 @@ type Reconciler struct {
 	orgs map[string]*orgState
 }
 
-// orgState is what the reconciler last did for one org.
-type orgState struct {
-	desired policy.ModelRef
-	commit  string
-	applied bool  // the desired state is serving
-	lastErr error // why it is not, when it is not
-	at      time.Time
-}
-
 // New returns a Reconciler; Restore and Run start it.
 func New(mirror *gitops.Mirror, reg *registry.Client, st *store.Store, cache *inference.Cache, opts Options) *Reconciler {
 	opts.setDefaults()
@@ -86,6 +86,8 @@ func New(mirror *gitops.Mirror, reg *registry.Client, st *store.Store, cache *in
 		kick: make(chan struct{}, 1), orgs: map[string]*orgState{},
 	}
 }
+
+func (r *Reconciler) now() time.Time { return r.opts.Now() }
 
 // Ready reports whether the first reconcile pass has finished, so every org with a
 // loadable model is serving it.
@@ -123,8 +125,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // ReconcileOnce fetches the config repository and reconciles every org whose desired
-// state changed or whose last attempt failed. When the remote head has not moved, no org
-// waits for a retry and an earlier pass already read that head, it does nothing else.
+// state changed or whose last attempt failed transiently and is due for a retry. When the
+// remote head has not moved, no org waits for a retry and an earlier pass already read
+// that head, it does nothing else.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	defer r.ready.Store(true)
 	res, err := r.mirror.Fetch(ctx)
@@ -140,20 +143,27 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		return fmt.Errorf("read %s/ at %s: %w", policy.OrgDir, gitops.ShortHash(commit), err)
 	}
 	in := make([]policy.File, len(files))
+	prints := make(map[string]string, len(files))
 	for i, f := range files {
 		in[i] = policy.File{Path: f.Path, Data: f.Data}
+		sum := sha256.Sum256(f.Data)
+		prints[f.Path] = hex.EncodeToString(sum[:])
 	}
 	desired := policy.ParseDesired(in)
 	for org, ps := range desired.Broken {
 		r.log.Error("org file has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
-		r.setState(org, func(s *orgState) { s.lastErr, s.applied = ps, true })
+		r.setState(org, func(s *orgState) {
+			s.lastErr, s.applied, s.commit, s.at = stalled("parse", "InvalidConfig", ps), false, commit.String(), r.now()
+			s.fingerprint = ""
+		})
 	}
 	r.prune(desired)
 
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for _, o := range desired.Orgs {
-		if !r.needsWork(o) {
+		fp := prints[o.File]
+		if !r.needsWork(o, fp) {
 			continue
 		}
 		wg.Add(1)
@@ -163,9 +173,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 			octx, cancel := context.WithTimeout(ctx, r.opts.OrgTimeout)
 			defer cancel()
 			err := r.reconcileOrg(octx, o, commit.String())
-			r.setState(o.Name, func(s *orgState) {
-				s.desired, s.commit, s.applied, s.lastErr, s.at = o.Model, commit.String(), err == nil, err, time.Now()
-			})
+			r.record(o, fp, commit.String(), err)
 		}()
 	}
 	wg.Wait()
@@ -198,51 +206,3 @@ func (r *Reconciler) prune(d policy.Desired) {
 	r.mu.Unlock()
 }
 
-func (r *Reconciler) needsWork(o *policy.Org) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.orgs[o.Name]
-	return !ok || !s.applied || s.desired != o.Model
-}
-
-func (r *Reconciler) anyPending() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.orgs {
-		if !s.applied {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *Reconciler) setState(org string, f func(*orgState)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.orgs[org]
-	if !ok {
-		s = &orgState{}
-		r.orgs[org] = s
-	}
-	f(s)
-}
-
-// OrgStatus is the reconciler's view of one org, for logs, tests and the status API.
-type OrgStatus struct {
-	Desired policy.ModelRef
-	Commit  string
-	Applied bool
-	Err     error
-	At      time.Time
-}
-
-// Status returns the state of every org the reconciler has seen.
-func (r *Reconciler) Status() map[string]OrgStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]OrgStatus, len(r.orgs))
-	for org, s := range r.orgs {
-		out[org] = OrgStatus{Desired: s.desired, Commit: s.commit, Applied: s.applied, Err: s.lastErr, At: s.at}
-	}
-	return out
-}
