@@ -205,4 +205,3 @@ func (r *Reconciler) prune(d policy.Desired) {
 	}
 	r.mu.Unlock()
 }
-
