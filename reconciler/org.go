@@ -54,6 +54,9 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit str
 			break
 		}
 		r.setState(o.Name, func(st *orgState) { st.setPhase(phaseOf(s.name), r.now()) })
+		if r.opts.BeforeStep != nil {
+			r.opts.BeforeStep(o.Name, s.name)
+		}
 		if err := s.fn(ctx, run); err != nil {
 			if run.model != nil {
 				run.model.Close()

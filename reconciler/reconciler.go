@@ -39,6 +39,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. The default is time.Now.
 	Now func() time.Time
+	// BeforeStep, when set, is called before each step of an org's reconcile. Crash tests
+	// use it to kill the process at a chosen moment.
+	BeforeStep func(org, step string)
 }
 
 func (o *Options) setDefaults() {
