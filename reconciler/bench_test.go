@@ -48,7 +48,7 @@ func BenchmarkPullVerifyDeploy64MiB(b *testing.B) {
 	b.SetBytes(benchSize)
 	for b.Loop() {
 		b.StopTimer()
-		st, err := store.Open(b.TempDir())
+		st, err := store.Open(b.TempDir(), store.WithoutEncryptionUnsafe())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func crashChild() int {
 	var m *gitops.Mirror
 	var client *registry.Client
 	if err == nil {
-		st, err = store.Open(data)
+		st, err = store.Open(data, store.WithoutEncryptionUnsafe())
 	}
 	if err == nil {
 		m, err = gitops.Open(context.Background(), filepath.Join(data, "config.git"), os.Getenv("TALON_REPO"))

@@ -93,19 +93,29 @@ func (w *world) desire(msg string, tags map[string]string) string {
 // reconciler builds a Reconciler over a fresh data dir (or dataDir when given).
 func (w *world) reconciler(dataDir string) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
 	w.t.Helper()
+	return w.newReconciler(w.t, dataDir)
+}
+
+// reconcilerB is reconciler for benchmarks.
+func (w *world) reconcilerB(b *testing.B) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
+	return w.newReconciler(b, "")
+}
+
+func (w *world) newReconciler(tb testing.TB, dataDir string) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
+	tb.Helper()
 	if dataDir == "" {
-		dataDir = w.t.TempDir()
+		dataDir = tb.TempDir()
 	}
-	st, err := store.Open(dataDir)
+	st, err := store.Open(dataDir, store.WithoutEncryptionUnsafe())
 	if err != nil {
-		w.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	m, err := gitops.Open(context.Background(), filepath.Join(dataDir, "config.git"), w.repoURL)
 	if err != nil {
-		w.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cache := inference.NewCache()
-	w.t.Cleanup(cache.Close)
+	tb.Cleanup(cache.Close)
 	return reconciler.New(m, w.client, st, cache, reconciler.Options{}), cache, st
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 )
@@ -39,25 +40,35 @@ type step struct {
 // digest, load and warm up the model, check it keeps the serving signature, publish the
 // deployed symlink, then hot-swap it into the serving cache. Until the swap the org keeps
 // serving its last good model.
-func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit string) error {
+func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit string) (err error) {
 	run := &orgRun{org: o, commit: commit, log: r.log.With("org", o.Name, "reference", o.Model.Reference(), "commit", shortCommit(commit))}
 	steps := []step{
-		{"resolve", r.resolve},
-		{"pull", r.obtain},
-		{"load", r.load},
-		{"deploy", r.deploy},
-		{"swap", r.swap},
+		{pipelog.Resolve, r.resolve},
+		{pipelog.Pull, r.obtain},
+		{pipelog.Validate, r.load},
+		{pipelog.Deploy, r.deploy},
+		{pipelog.Swap, r.swap},
 	}
+	plog := r.pipeRun(o.Name, commit)
+	defer func() {
+		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", o.Model.Version)); e != nil {
+			run.log.Warn("pipeline log", "err", e)
+		}
+	}()
 	start := time.Now()
 	for _, s := range steps {
 		if run.done {
-			break
+			plog.Stage(s.name).Skip("already serving this digest")
+			continue
 		}
 		r.setState(o.Name, func(st *orgState) { st.setPhase(phaseOf(s.name), r.now()) })
 		if r.opts.BeforeStep != nil {
 			r.opts.BeforeStep(o.Name, s.name)
 		}
-		if err := s.fn(ctx, run); err != nil {
+		stage := plog.Stage(s.name)
+		err := s.fn(ctx, run)
+		stage.Done(err, slog.String("digest", run.digest.DigestStr()))
+		if err != nil {
 			if run.model != nil {
 				run.model.Close()
 			}
@@ -73,9 +84,23 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit str
 	return nil
 }
 
+// pipeRun starts the org's pipeline-log run; a nil run (no log, or a log error) writes
+// nothing and never stops a reconcile.
+func (r *Reconciler) pipeRun(org, commit string) *pipelog.Run {
+	if r.opts.PipeLog == nil {
+		return nil
+	}
+	run, err := r.opts.PipeLog.Start(org, commit)
+	if err != nil {
+		r.log.Warn("pipeline log", "org", org, "err", err)
+		return nil
+	}
+	return run
+}
+
 func phaseOf(step string) Phase {
 	switch step {
-	case "deploy", "swap":
+	case pipelog.Deploy, pipelog.Swap:
 		return PhaseDeploying
 	}
 	return PhaseValidating
@@ -229,6 +254,7 @@ func (r *Reconciler) Restore(ctx context.Context) error {
 			s.desired = policy.ModelRef{Repository: rec.Repository, Version: rec.Version}
 			s.commit, s.applied = dep.ConfigCommit, true
 			s.deployed = Deployed{Version: rec.Version, Digest: rec.Digest, ConfigCommit: dep.ConfigCommit, Since: dep.DeployedAt}
+			s.announced = rec.Digest
 			s.setPhase(PhaseDeployed, r.now())
 		})
 		r.log.Info("restored deployed model", "org", org, "version", rec.Version, "digest", rec.Digest)

@@ -17,7 +17,9 @@ import (
 
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 )
@@ -39,6 +41,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. The default is time.Now.
 	Now func() time.Time
+	// PipeLog, when set, receives each org reconcile's stages (pipeline/<org>/logs/).
+	PipeLog *pipelog.Log
+	// Alerts, when set, is sent Failed, Recovered and Deployed events.
+	Alerts *alerts.Notifier
 	// BeforeStep, when set, is called before each step of an org's reconcile. Crash tests
 	// use it to kill the process at a chosen moment.
 	BeforeStep func(org, step string)

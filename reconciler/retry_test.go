@@ -110,7 +110,7 @@ func TestRevertWithRegistryDown(t *testing.T) {
 func clockedReconciler(t *testing.T, w *world, now func() time.Time) (*reconciler.Reconciler, *inference.Cache) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(dir)
+	st, err := store.Open(dir, store.WithoutEncryptionUnsafe())
 	if err != nil {
 		t.Fatal(err)
 	}

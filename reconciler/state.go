@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/alerts"
 )
 
 // Phase is where an org stands in Talon's deployment state machine:
@@ -36,6 +37,7 @@ type orgState struct {
 	attempts    int       // consecutive transient failures
 	nextAttempt time.Time // no retry before this
 	deployed    Deployed
+	announced   string // the deployed digest last announced with a Deployed alert
 	at          time.Time
 }
 
@@ -121,23 +123,51 @@ func (r *Reconciler) anyPending() bool {
 	return false
 }
 
-// record stores the outcome of one org's reconcile.
+// record stores the outcome of one org's reconcile and raises the alerts its transition
+// calls for: Failed when an org starts failing, Recovered when it serves again after a
+// failure, Deployed when it serves a new digest.
 func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error) {
 	now := r.now()
+	var kinds []string
+	var dep Deployed
 	r.setState(o.Name, func(s *orgState) {
 		if s.fingerprint != fingerprint || s.desired != o.Model {
 			s.attempts = 0
 		}
+		wasFailing := s.lastErr != nil
 		s.desired, s.fingerprint, s.commit, s.lastErr, s.at = o.Model, fingerprint, commit, err, now
 		s.applied = err == nil
+		dep = s.deployed
 		if err == nil {
 			s.attempts, s.nextAttempt = 0, time.Time{}
+			if wasFailing {
+				kinds = append(kinds, alerts.Recovered)
+			}
+			if s.deployed.Digest != s.announced {
+				s.announced = s.deployed.Digest
+				kinds = append(kinds, alerts.Deployed)
+			}
 			return
 		}
 		s.setPhase(PhaseFailed, now)
+		if !wasFailing {
+			kinds = append(kinds, alerts.Failed)
+		}
 		if KindOf(err) == Transient {
 			s.attempts++
 			s.nextAttempt = now.Add(r.opts.Backoff.Delay(s.attempts))
 		}
 	})
+	if r.opts.Alerts == nil {
+		return
+	}
+	for _, k := range kinds {
+		ev := alerts.Event{Org: o.Name, Kind: k, Version: dep.Version, Digest: dep.Digest, Commit: commit, Time: now}
+		if err != nil {
+			ev.Version, ev.Digest, ev.Reason = o.Model.Version, "", ReasonOf(err)+": "+err.Error()
+		}
+		if serr := r.opts.Alerts.Send(ev); serr != nil {
+			r.log.Warn("alert not queued", "org", o.Name, "kind", k, "err", serr)
+		}
+	}
 }

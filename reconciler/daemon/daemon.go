@@ -16,7 +16,10 @@ import (
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/inference/oip"
 	"github.com/eaglenotifier/talon/reconciler"
+	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/hooks"
+	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 )
@@ -41,6 +44,11 @@ type Config struct {
 	IntraOpThreads int
 	// Logger is the process logger. The default discards.
 	Logger *slog.Logger
+	// WebhookSecret enables POST /hooks/git (GitHub and GitLab push events, HMAC-checked)
+	// to trigger a reconcile at once. Empty disables the route.
+	WebhookSecret []byte
+	// Alerts are webhook targets for Failed, Recovered, Deployed, Degraded and RolledBack.
+	Alerts []alerts.Target
 	// Version is reported by GET /v2. The default is "dev".
 	Version string
 	// OnListen, when set, is called with the bound address once the server listens.
@@ -68,7 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := inference.InitRuntime(lib); err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.DataDir)
+	st, err := store.Open(cfg.DataDir, store.WithoutEncryptionUnsafe())
 	if err != nil {
 		return err
 	}
@@ -84,11 +92,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	pl, err := pipelog.Open(st.Root())
+	if err != nil {
+		return err
+	}
+	notifier, err := newNotifier(cfg)
+	if err != nil {
+		return err
+	}
 	cache := inference.NewCache()
 	rec := reconciler.New(mirror, reg, st, cache, reconciler.Options{
 		PollInterval: cfg.PollInterval,
 		Load:         inference.LoadOptions{IntraOpThreads: cfg.IntraOpThreads},
 		Logger:       cfg.Logger,
+		PipeLog:      pl,
+		Alerts:       notifier,
 	})
 	if err := rec.Restore(ctx); err != nil {
 		return err
@@ -97,10 +115,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           oip.NewServer(cache, oip.ServerOptions{Ready: rec.Ready, Version: cfg.Version}),
-		ReadHeaderTimeout: 10 * time.Second,
+	mux := http.NewServeMux()
+	mux.Handle("/", oip.NewServer(cache, oip.ServerOptions{Ready: rec.Ready, Version: cfg.Version}))
+	if err := mountWebhook(mux, cfg, rec); err != nil {
+		return err
 	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	cfg.Logger.Info("talon listening", "addr", ln.Addr().String(), "config_repo", cfg.ConfigRepo,
 		"branch", cfg.Branch, "data", st.Root(), "ort", inference.RuntimeVersion())
 	if cfg.OnListen != nil {
@@ -120,6 +140,48 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	err = srv.Shutdown(shut)
 	<-loopDone
+	if notifier != nil {
+		notifier.Close(shut)
+	}
 	cache.Close()
 	return err
+}
+
+// mountWebhook serves POST /hooks/git when a secret is configured: a verified push to the
+// tracked branch triggers a reconcile pass at once.
+func mountWebhook(mux *http.ServeMux, cfg Config, rec *reconciler.Reconciler) error {
+	if len(cfg.WebhookSecret) == 0 {
+		cfg.Logger.Info("push webhook disabled (no secret configured)")
+		return nil
+	}
+	log := cfg.Logger
+	hk, err := hooks.New(cfg.WebhookSecret, func(_ context.Context, ev hooks.PushEvent) {
+		log.Info("push webhook", "provider", ev.Provider, "repository", ev.Repository, "after", ev.After, "delivery", ev.Delivery)
+		rec.Trigger()
+	}, hooks.WithBranch(cfg.Branch), hooks.WithOnReject(func(r *http.Request, code int, err error) {
+		log.Warn("push webhook refused", "status", code, "remote", r.RemoteAddr, "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	mux.Handle(hooks.Path, hk)
+	return nil
+}
+
+// newNotifier returns the alert notifier for cfg.Alerts, or nil when there are none.
+func newNotifier(cfg Config) (*alerts.Notifier, error) {
+	if len(cfg.Alerts) == 0 {
+		return nil, nil
+	}
+	log := cfg.Logger
+	return alerts.New(cfg.Alerts, alerts.WithResults(func(r alerts.Result) {
+		switch {
+		case r.Err == nil:
+			log.Debug("alert delivered", "target", r.Target, "org", r.Org, "kind", r.Kind)
+		case r.RetryIn > 0:
+			log.Warn("alert delivery failed; retrying", "target", r.Target, "org", r.Org, "kind", r.Kind, "in", r.RetryIn.String(), "err", r.Err)
+		default:
+			log.Error("alert not delivered", "target", r.Target, "org", r.Org, "kind", r.Kind, "err", r.Err)
+		}
+	}))
 }

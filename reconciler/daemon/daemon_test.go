@@ -3,15 +3,22 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/daemon"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
 	"github.com/eaglenotifier/talon/registry"
@@ -176,4 +183,115 @@ func TestGitOpsStory(t *testing.T) {
 	base, _ = start(t, repoURL, data)
 	check(await(t, base, "acme", "v1"), "acme", "v1", revert, v1)
 	check(await(t, base, "globex", "v1"), "globex", "v1", first, v1)
+}
+
+// TestWebhookAlertsPipelineLog: with polling effectively off, a signed GitHub push webhook
+// makes Talon deploy at once; a bad version raises a Failed alert and a fix a Recovered
+// one; every reconcile leaves its stages in pipeline/<org>/logs/.
+func TestWebhookAlertsPipelineLog(t *testing.T) {
+	root := t.TempDir()
+	gittest.NewBareRepo(t, root, "config")
+	repoURL := gittest.StartDaemon(t, root) + "/config.git"
+	regHost := registrytest.Start(t)
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"v1", "v2"} {
+		if _, err := client.Push(context.Background(), regHost+"/acme/pdm:"+tag, registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan map[string]any, 16)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		json.NewDecoder(r.Body).Decode(&ev)
+		got <- ev
+	}))
+	defer sink.Close()
+
+	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
+	desire := func(tag string) string {
+		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s/acme/pdm, version: %s}\n", regHost, tag))
+		sha := clone.Commit("acme " + tag)
+		clone.Push()
+		return sha
+	}
+	desire("v1")
+	secret := []byte("s3cret-webhook")
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{
+			ConfigRepo: repoURL, DataDir: data, Listen: "127.0.0.1:0", PollInterval: time.Hour,
+			WebhookSecret: secret, Alerts: []alerts.Target{{URL: sink.URL, Events: alerts.Kinds}},
+			OnListen: func(a string) { addr <- a },
+		})
+	}()
+	base := "http://" + <-addr
+	await(t, base, "acme", "v1")
+	expectAlert(t, got, "Deployed", "v1")
+
+	push := func(after string) int {
+		body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/config"}}`, after)
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(body))
+		req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	sha := desire("v404")
+	if code := push(sha); code != http.StatusAccepted {
+		t.Fatalf("webhook answered %d, want 202", code)
+	}
+	expectAlert(t, got, "Failed", "v404")
+	sha = desire("v2")
+	push(sha)
+	await(t, base, "acme", "v2")
+	expectAlert(t, got, "Recovered", "v2")
+
+	req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(`{"ref":"refs/heads/main"}`))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a forged webhook got %v, %v; want 401", resp.Status, err)
+	}
+
+	logs, err := filepath.Glob(filepath.Join(data, "pipeline", "acme", "logs", "*.jsonl"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("pipeline logs: %v, %v", logs, err)
+	}
+	b, _ := os.ReadFile(logs[0])
+	for _, want := range []string{`"stage":"resolve"`, `"stage":"pull"`, `"stage":"swap"`, "v404"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("pipeline log lacks %s:\n%s", want, b)
+		}
+	}
+}
+
+func expectAlert(t *testing.T, got <-chan map[string]any, kind, version string) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-got:
+			if ev["kind"] == kind {
+				if ev["org"] != "acme" || ev["version"] != version {
+					t.Fatalf("%s alert = %v, want acme %s", kind, ev, version)
+				}
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no %s alert", kind)
+		}
+	}
 }
