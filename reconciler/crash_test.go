@@ -96,7 +96,7 @@ func TestCrashAtEachStep(t *testing.T) {
 	w.push("acme", "v2", "pdm-v2.onnx")
 	want := map[string]float32{"v1": expect(pdm.V1()), "v2": expect(pdm.V2())}
 
-	for _, crashAt := range []string{"resolve", "mid-pull", "load", "deploy", "swap", ""} {
+	for _, crashAt := range []string{"resolve", "mid-pull", "validate", "deploy", "swap", ""} {
 		name := crashAt
 		if name == "" {
 			name = "no-crash"
