@@ -124,6 +124,7 @@ func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
 		run.log.Warn("registry unreachable; using the digest stored for this version", "digest", rec.Digest, "err", err)
 	}
 	run.digest = d
+	r.setState(o.Name, func(s *orgState) { s.desiredDigest = d.DigestStr() })
 	if info, _, ok := r.cache.Get(o.Name); ok && info.Digest == d.DigestStr() && info.Version == o.Model.Version {
 		run.done = true
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	PipeLog *pipelog.Log
 	// Alerts, when set, is sent Failed, Recovered and Deployed events.
 	Alerts *alerts.Notifier
+	// Status, when set, receives every org's status after each pass that did something.
+	Status StatusPublisher
 	// BeforeStep, when set, is called before each step of an org's reconcile. Crash tests
 	// use it to kill the process at a chosen moment.
 	BeforeStep func(org, step string)
@@ -82,6 +84,8 @@ type Reconciler struct {
 	// synced is set once a pass has read the desired state; until then every pass reads
 	// it, so a crash between fetching a commit and applying it is healed on restart.
 	synced atomic.Bool
+	// statusDirty is set when the last status publish failed, so the next pass retries it.
+	statusDirty atomic.Bool
 
 	mu   sync.Mutex
 	orgs map[string]*orgState
@@ -144,6 +148,9 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		return fmt.Errorf("fetch config repo: %w", err)
 	}
 	if !res.Changed && !r.anyPending() && r.synced.Load() {
+		if r.statusDirty.Load() {
+			r.publish(ctx, res.Commit.String())
+		}
 		return nil
 	}
 	commit := res.Commit
@@ -187,6 +194,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	}
 	wg.Wait()
 	r.synced.Store(true)
+	r.publish(ctx, commit.String())
 	return nil
 }
 

@@ -27,18 +27,19 @@ const (
 
 // orgState is what the reconciler knows and last did for one org. Guarded by Reconciler.mu.
 type orgState struct {
-	desired     policy.ModelRef
-	fingerprint string // hash of the org's file: a change is a new desired state
-	commit      string // config commit of the last attempt
-	phase       Phase
-	transition  time.Time // when phase last changed
-	applied     bool      // the desired state is serving
-	lastErr     error     // why it is not, when it is not
-	attempts    int       // consecutive transient failures
-	nextAttempt time.Time // no retry before this
-	deployed    Deployed
-	announced   string // the deployed digest last announced with a Deployed alert
-	at          time.Time
+	desired       policy.ModelRef
+	desiredDigest string // what desired resolved to in the last attempt
+	fingerprint   string // hash of the org's file: a change is a new desired state
+	commit        string // config commit of the last attempt
+	phase         Phase
+	transition    time.Time // when phase last changed
+	applied       bool      // the desired state is serving
+	lastErr       error     // why it is not, when it is not
+	attempts      int       // consecutive transient failures
+	nextAttempt   time.Time // no retry before this
+	deployed      Deployed
+	announced     string // the deployed digest last announced with a Deployed alert
+	at            time.Time
 }
 
 // Deployed is the version an org serves and since when.

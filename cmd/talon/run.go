@@ -58,6 +58,8 @@ Docker config and credential helpers.`,
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the inference HTTP server")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 30*time.Second, "how often to poll the config repository")
 	f.StringSliceVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry host reachable over plain HTTP (loopback always is); repeatable")
+	f.StringVar(&cfg.StatusBranch, "status-branch", "talon-status", "branch of the config repository that receives status/<org>/<replica>.yaml (\"-\" disables)")
+	f.StringVar(&cfg.Replica, "replica", "", "this replica's name in status files (default $POD_NAME, else the host name)")
 	f.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 1, "ONNX Runtime intra-op threads per model")
 	return cmd
 }

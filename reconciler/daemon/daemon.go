@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler"
 	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/gitops"
+	"github.com/eaglenotifier/talon/reconciler/gitstatus"
 	"github.com/eaglenotifier/talon/reconciler/hooks"
 	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
@@ -49,6 +51,12 @@ type Config struct {
 	WebhookSecret []byte
 	// Alerts are webhook targets for Failed, Recovered, Deployed, Degraded and RolledBack.
 	Alerts []alerts.Target
+	// StatusBranch receives status/<org>/<replica>.yaml after each pass. The default is
+	// "talon-status"; "-" disables status writing.
+	StatusBranch string
+	// Replica names this process in status files. The default is $POD_NAME, else the
+	// host name.
+	Replica string
 	// Version is reported by GET /v2. The default is "dev".
 	Version string
 	// OnListen, when set, is called with the bound address once the server listens.
@@ -100,6 +108,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	status, err := newStatusWriter(cfg, st.Root())
+	if err != nil {
+		return err
+	}
 	cache := inference.NewCache()
 	rec := reconciler.New(mirror, reg, st, cache, reconciler.Options{
 		PollInterval: cfg.PollInterval,
@@ -107,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:       cfg.Logger,
 		PipeLog:      pl,
 		Alerts:       notifier,
+		Status:       status,
 	})
 	if err := rec.Restore(ctx); err != nil {
 		return err
@@ -166,6 +179,30 @@ func mountWebhook(mux *http.ServeMux, cfg Config, rec *reconciler.Reconciler) er
 	}
 	mux.Handle(hooks.Path, hk)
 	return nil
+}
+
+// newStatusWriter returns the status-branch writer, or nil when status writing is off.
+func newStatusWriter(cfg Config, dataDir string) (reconciler.StatusPublisher, error) {
+	if cfg.StatusBranch == "-" {
+		return nil, nil
+	}
+	replica := cfg.Replica
+	if replica == "" {
+		replica = os.Getenv("POD_NAME")
+	}
+	if replica == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("status: name this replica with --replica: %w", err)
+		}
+		replica = h
+	}
+	w, err := gitstatus.New(cfg.ConfigRepo, nil, cfg.StatusBranch, replica,
+		gitstatus.WithDir(filepath.Join(dataDir, "status.git")), gitstatus.WithAuthor("Talon "+replica, "talon@"+replica+".invalid"))
+	if err != nil {
+		return nil, fmt.Errorf("status branch: %w", err)
+	}
+	return w, nil
 }
 
 // newNotifier returns the alert notifier for cfg.Alerts, or nil when there are none.

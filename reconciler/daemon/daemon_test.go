@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func start(t *testing.T, repoURL, data string) (base string, stop func()) {
 	go func() {
 		done <- daemon.Run(ctx, daemon.Config{
 			ConfigRepo: repoURL, DataDir: data, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
-			OnListen: func(a string) { addr <- a },
+			Replica: "replica-a", OnListen: func(a string) { addr <- a },
 		})
 	}()
 	select {
@@ -175,6 +176,29 @@ func TestGitOpsStory(t *testing.T) {
 	check(await(t, base, "acme", "v1"), "acme", "v1", revert, v1)
 	if _, code, _ := infer(base, "initech"); code != http.StatusNotFound {
 		t.Fatalf("unknown org answered %d, want 404", code)
+	}
+
+	// Status comes back to Git on its own branch; the tracked branch is untouched by it.
+	statusFile := "origin/talon-status:status/acme/replica-a.yaml"
+	var status string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		clone.Git("fetch", "--quiet", "origin")
+		if out, err := gitShow(clone, statusFile); err == nil && strings.Contains(out, "observedCommit: "+revert) && strings.Contains(out, "version: v1") {
+			status = out
+			break
+		}
+		if time.Now().After(deadline) {
+			out, err := gitShow(clone, statusFile)
+			t.Fatalf("status branch never showed acme on v1 at %s: %s %v", revert, out, err)
+		}
+	}
+	for _, want := range []string{"phase: Deployed", digests["acme:v1"], "type: Ready"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if head := clone.Git("rev-parse", "origin/main"); head != revert {
+		t.Fatalf("main moved to %s; status must not write to the tracked branch", head)
 	}
 
 	// A restart with the registry gone serves the deployed models from the store at once.
@@ -277,6 +301,14 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 			t.Errorf("pipeline log lacks %s:\n%s", want, b)
 		}
 	}
+}
+
+func gitShow(c *gittest.WorkClone, spec string) (string, error) {
+	cmd := exec.Command("git", "show", spec)
+	cmd.Dir = c.Dir
+	cmd.Env = gittest.Env()
+	out, err := cmd.Output()
+	return string(out), err
 }
 
 func expectAlert(t *testing.T, got <-chan map[string]any, kind, version string) {
