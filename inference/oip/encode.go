@@ -1,8 +1,14 @@
 package oip
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"math"
+	"net/http"
 	"strconv"
+
+	"github.com/eaglenotifier/talon/inference"
 )
 
 // appendData appends Go tensor data as a flat JSON array. Non-finite floats,
@@ -75,4 +81,70 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 		return append(b, `"-Infinity"`...)
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
+}
+
+// writeInferResponse writes the OIP infer response. Output data is encoded by
+// appendData (json.Marshal would reflect over every element and reject NaN).
+func writeInferResponse(w http.ResponseWriter, org, id string, p provenance, outs []inference.Tensor) {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"model_name":`...)
+	b = appendJSON(b, org)
+	b = append(b, `,"model_version":`...)
+	b = appendJSON(b, p.Version)
+	b = append(b, `,"id":`...)
+	b = appendJSON(b, id)
+	b = append(b, `,"parameters":`...)
+	b = appendJSON(b, p)
+	b = append(b, `,"outputs":[`...)
+	for i, t := range outs {
+		b = comma(b, i)
+		b = append(b, `{"name":`...)
+		b = appendJSON(b, t.Name)
+		b = append(b, `,"datatype":`...)
+		b = appendJSON(b, t.Datatype)
+		b = append(b, `,"shape":`...)
+		b = appendJSON(b, t.Shape)
+		b = append(b, `,"data":`...)
+		b = appendData(b, t.Data)
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	writeBody(w, http.StatusOK, b)
+}
+
+// appendJSON appends v marshalled; v is always a string, []int64 or provenance,
+// which cannot fail to marshal.
+func appendJSON(b []byte, v any) []byte {
+	j, _ := json.Marshal(v)
+	return append(b, j...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
+	}
+	writeBody(w, status, append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// newID returns a random request id (a UUID version 4).
+func newID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -1,19 +1,17 @@
-// Package oip serves the models of an inference.Cache over the Open Inference
-// Protocol v2 REST API (KServe v2 / Triton).
 package oip
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/inference/metrics"
+	"github.com/eaglenotifier/talon/inference/monitor"
 )
 
 // DefaultMaxBodyBytes bounds an infer request body unless ServerOptions says
@@ -45,20 +43,38 @@ type ServerOptions struct {
 	// OnPanic, if set, is called with the value a handler panicked with; the
 	// client gets a 500. Panics are also counted (Server.Panics).
 	OnPanic func(v any)
+	// Metrics, if set, records every infer request and feedback, and is
+	// served at GET /metrics. The default (nil) records nothing.
+	Metrics *metrics.Metrics
+	// Monitor, if set, records every infer request and feedback in the org's
+	// rolling window, served at GET /talon/v1/orgs/{org}/monitoring. The
+	// default (nil) keeps no windows.
+	Monitor *monitor.Monitor
+	// FeedbackCapacity is the number of recent predictions remembered per org
+	// for feedback. The default (0) is DefaultFeedbackCapacity (100,000); a
+	// negative value disables feedback.
+	FeedbackCapacity int
+	// FeedbackTTL is how long a prediction accepts feedback. The default (0) is
+	// DefaultFeedbackTTL (1h).
+	FeedbackTTL time.Duration
+	// FeedbackMaxRows is the largest request (rows, dimension 0 of the scored
+	// output) whose predictions are remembered. The default (0) is
+	// DefaultFeedbackMaxRows (64).
+	FeedbackMaxRows int
 }
 
 // Server is an http.Handler serving OIP v2 REST for the models of a Cache.
 type Server struct {
-	cache  *inference.Cache
-	opts   ServerOptions
-	mux    *http.ServeMux
-	panics atomic.Uint64
+	cache      *inference.Cache
+	opts       ServerOptions
+	mux        *http.ServeMux
+	panics     atomic.Uint64
+	preds      *predictions // nil when feedback is disabled
+	thresholds sync.Map     // org → float64
 }
 
-// NewServer returns a Server for the models in c. Routes: GET /v2, GET
-// /v2/health/live, GET /v2/health/ready, GET /v2/models/{org}[/versions/{v}],
-// GET /v2/models/{org}[/versions/{v}]/ready and POST
-// /v2/models/{org}[/versions/{v}]/infer. Every error is JSON {"error": "..."}.
+// NewServer returns a Server for the models in c; the package documentation
+// lists its routes. Every error is JSON {"error": "..."}.
 func NewServer(c *inference.Cache, opts ServerOptions) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -69,7 +85,19 @@ func NewServer(c *inference.Cache, opts ServerOptions) *Server {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	if opts.FeedbackCapacity == 0 {
+		opts.FeedbackCapacity = DefaultFeedbackCapacity
+	}
+	if opts.FeedbackTTL <= 0 {
+		opts.FeedbackTTL = DefaultFeedbackTTL
+	}
+	if opts.FeedbackMaxRows <= 0 {
+		opts.FeedbackMaxRows = DefaultFeedbackMaxRows
+	}
 	s := &Server{cache: c, opts: opts, mux: http.NewServeMux()}
+	if opts.FeedbackCapacity > 0 {
+		s.preds = newPredictions(opts.FeedbackCapacity, opts.FeedbackTTL)
+	}
 	s.route("GET", "/v2", s.serverMetadata)
 	s.route("GET", "/v2/health/live", s.live)
 	s.route("GET", "/v2/health/ready", s.ready)
@@ -77,6 +105,14 @@ func NewServer(c *inference.Cache, opts ServerOptions) *Server {
 		s.route("GET", base, s.modelMetadata)
 		s.route("GET", base+"/ready", s.modelReady)
 		s.route("POST", base+"/infer", s.infer)
+	}
+	s.route("POST", "/v2/models/{org}/feedback", s.feedback)
+	if opts.Metrics != nil {
+		h := opts.Metrics.Handler()
+		s.route("GET", "/metrics", h.ServeHTTP)
+	}
+	if opts.Monitor != nil {
+		s.route("GET", MonitoringPath, s.monitoring)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
@@ -213,41 +249,94 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("org"), "ready": true})
 }
 
+// infer serves an infer request and records it in the metrics and monitor.
+// The clock is read only when something records.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Inference-Header-Content-Length") != "" {
-		writeError(w, http.StatusBadRequest, "the binary tensor data extension is not supported; send JSON")
-		return
-	}
-	if _, _, ok := s.lookup(w, r); !ok {
-		return
-	}
-	req, err := DecodeInferRequest(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		writeError(w, decodeStatus(err), err.Error())
-		return
-	}
 	org := r.PathValue("org")
-	m, release, ok := s.cache.Acquire(org)
+	info, sig, ok := s.cache.Get(org)
 	if !ok {
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.ObserveUnknownModel()
+		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not served", org))
 		return
 	}
-	info := m.Info()
+	if s.opts.Metrics == nil && s.opts.Monitor == nil && s.preds == nil {
+		s.serveInfer(w, r, org, info, sig, time.Time{})
+		return
+	}
+	start := time.Now()
+	var mr *metrics.Request
+	if s.opts.Metrics != nil {
+		mr = s.opts.Metrics.RequestStarted(org)
+	}
+	version, status := info.Version, http.StatusInternalServerError // if serveInfer panics
+	defer func() {
+		end := time.Now()
+		o := outcomeOf(status)
+		if mr != nil {
+			mr.Finished(version, o, end.Sub(start))
+		}
+		if s.opts.Monitor != nil {
+			s.opts.Monitor.ObserveRequest(org, version, end, end.Sub(start), o)
+		}
+	}()
+	version, status = s.serveInfer(w, r, org, info, sig, start)
+}
+
+// serveInfer answers an infer request of org, whose serving model was info
+// and sig when the request arrived at start, and returns the version that
+// answered (or would have) and the response status.
+func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, org string, info inference.ModelInfo, sig inference.Signature, start time.Time) (string, int) {
+	fail := func(status int, msg string) (string, int) {
+		writeError(w, status, msg)
+		return info.Version, status
+	}
+	if r.Header.Get("Inference-Header-Content-Length") != "" {
+		return fail(http.StatusBadRequest, "the binary tensor data extension is not supported; send JSON")
+	}
+	if !versionMatches(w, r, info) {
+		return info.Version, http.StatusNotFound
+	}
+	req, err := DecodeInferRequest(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		return fail(decodeStatus(err), err.Error())
+	}
+	m, release, ok := s.cache.Acquire(org)
+	if !ok {
+		return fail(http.StatusNotFound, fmt.Sprintf("model %q is not served", org))
+	}
+	if m.Info() != info {
+		info, sig = m.Info(), m.Signature() // swapped since the request arrived
+	}
 	if !versionMatches(w, r, info) {
 		release()
-		return
+		return info.Version, http.StatusNotFound
 	}
 	outs, err := m.Infer(r.Context(), req.Inputs, req.Outputs)
 	release()
 	p := provenanceOf(w, info)
 	if err != nil {
-		writeError(w, inferStatus(err), err.Error())
-		return
+		return fail(inferStatus(err), err.Error())
 	}
 	if req.ID == "" {
 		req.ID = newID()
 	}
+	s.remember(org, req.ID, info.Version, sig.Outputs[0].Name, outs, start)
 	writeInferResponse(w, org, req.ID, p, outs)
+	return info.Version, http.StatusOK
+}
+
+// outcomeOf classifies a response status: 2xx ok, 4xx (including 499, the
+// client going away) client_error, anything else server_error.
+func outcomeOf(status int) monitor.Outcome {
+	switch {
+	case status < 400:
+		return monitor.OK
+	case status < 500:
+		return monitor.ClientError
+	}
+	return monitor.ServerError
 }
 
 func decodeStatus(err error) int {
@@ -277,70 +366,4 @@ func inferStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
-}
-
-// writeInferResponse writes the OIP infer response. Output data is encoded by
-// appendData (json.Marshal would reflect over every element and reject NaN).
-func writeInferResponse(w http.ResponseWriter, org, id string, p provenance, outs []inference.Tensor) {
-	b := make([]byte, 0, 256)
-	b = append(b, `{"model_name":`...)
-	b = appendJSON(b, org)
-	b = append(b, `,"model_version":`...)
-	b = appendJSON(b, p.Version)
-	b = append(b, `,"id":`...)
-	b = appendJSON(b, id)
-	b = append(b, `,"parameters":`...)
-	b = appendJSON(b, p)
-	b = append(b, `,"outputs":[`...)
-	for i, t := range outs {
-		b = comma(b, i)
-		b = append(b, `{"name":`...)
-		b = appendJSON(b, t.Name)
-		b = append(b, `,"datatype":`...)
-		b = appendJSON(b, t.Datatype)
-		b = append(b, `,"shape":`...)
-		b = appendJSON(b, t.Shape)
-		b = append(b, `,"data":`...)
-		b = appendData(b, t.Data)
-		b = append(b, '}')
-	}
-	b = append(b, "]}\n"...)
-	writeBody(w, http.StatusOK, b)
-}
-
-// appendJSON appends v marshalled; v is always a string, []int64 or provenance,
-// which cannot fail to marshal.
-func appendJSON(b []byte, v any) []byte {
-	j, _ := json.Marshal(v)
-	return append(b, j...)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
-	}
-	writeBody(w, status, append(b, '\n'))
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-func writeBody(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
-// newID returns a random request id (a UUID version 4).
-func newID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
