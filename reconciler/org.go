@@ -27,7 +27,8 @@ type orgRun struct {
 	rec       store.Record
 	fromStore bool
 	model     *inference.Model
-	done      bool // the org already serves the desired digest
+	done      bool      // the org already serves the desired digest
+	swapStart time.Time // when deploy began, for the swap duration metric
 }
 
 type step struct {
@@ -195,7 +196,11 @@ func pullError(err error) error {
 func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 	o, digest := run.org, run.digest.DigestStr()
 	info := inference.ModelInfo{Org: o.Name, Version: o.Model.Version, Digest: digest, ConfigCommit: run.commit}
+	start := time.Now()
 	m, err := inference.LoadModel(ctx, run.bytes, info, r.opts.Load)
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.ObserveLoad(o.Name, time.Since(start), err)
+	}
 	if err != nil {
 		return stalled("load", "LoadFailed", fmt.Errorf("load %s@%s into ONNX Runtime: %w", o.Model.Reference(), digest, err))
 	}
@@ -210,6 +215,7 @@ func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 
 // deploy publishes the candidate as the org's deployed version on disk, durably.
 func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
+	run.swapStart = time.Now()
 	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit); err != nil {
 		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model.Reference(), run.digest.DigestStr(), err))
 	}
@@ -220,6 +226,9 @@ func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 func (r *Reconciler) swap(_ context.Context, run *orgRun) error {
 	r.cache.Swap(run.org.Name, run.model)
 	run.model = nil
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.ObserveSwap(run.org.Name, time.Since(run.swapStart))
+	}
 	now := r.now()
 	r.setState(run.org.Name, func(s *orgState) {
 		s.deployed = Deployed{Version: run.rec.Version, Digest: run.digest.DigestStr(), ConfigCommit: run.commit, Since: now}

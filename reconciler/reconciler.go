@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/inference/metrics"
+	"github.com/eaglenotifier/talon/inference/monitor"
 	"github.com/eaglenotifier/talon/policy"
 	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/gitops"
@@ -45,6 +47,10 @@ type Options struct {
 	PipeLog *pipelog.Log
 	// Alerts, when set, is sent Failed, Recovered and Deployed events.
 	Alerts *alerts.Notifier
+	// Metrics, when set, records model loads, swaps and validations.
+	Metrics *metrics.Metrics
+	// Monitor, when set, holds the rolling windows that decide degradation.
+	Monitor *monitor.Monitor
 	// Status, when set, receives every org's status after each pass that did something.
 	Status StatusPublisher
 	// BeforeStep, when set, is called before each step of an org's reconcile. Crash tests
@@ -211,6 +217,12 @@ func (r *Reconciler) prune(d policy.Desired) {
 	for _, org := range r.cache.Orgs() {
 		if !keep[org] {
 			r.cache.Remove(org)
+			if r.opts.Metrics != nil {
+				r.opts.Metrics.Forget(org)
+			}
+			if r.opts.Monitor != nil {
+				r.opts.Monitor.Remove(org)
+			}
 			r.log.Info("org removed from config repo; stopped serving it", "org", org)
 		}
 	}

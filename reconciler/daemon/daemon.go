@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/inference/metrics"
+	"github.com/eaglenotifier/talon/inference/monitor"
 	"github.com/eaglenotifier/talon/inference/oip"
 	"github.com/eaglenotifier/talon/reconciler"
 	"github.com/eaglenotifier/talon/reconciler/alerts"
@@ -113,6 +115,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cache := inference.NewCache()
+	mon := monitor.New(monitor.Options{})
+	met := metrics.New(metrics.Options{Cache: cache, Monitor: mon})
 	rec := reconciler.New(mirror, reg, st, cache, reconciler.Options{
 		PollInterval: cfg.PollInterval,
 		Load:         inference.LoadOptions{IntraOpThreads: cfg.IntraOpThreads},
@@ -120,6 +124,8 @@ func Run(ctx context.Context, cfg Config) error {
 		PipeLog:      pl,
 		Alerts:       notifier,
 		Status:       status,
+		Metrics:      met,
+		Monitor:      mon,
 	})
 	if err := rec.Restore(ctx); err != nil {
 		return err
@@ -129,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", oip.NewServer(cache, oip.ServerOptions{Ready: rec.Ready, Version: cfg.Version}))
+	mux.Handle("/", oip.NewServer(cache, oip.ServerOptions{Ready: rec.Ready, Version: cfg.Version, Metrics: met, Monitor: mon}))
 	if err := mountWebhook(mux, cfg, rec); err != nil {
 		return err
 	}

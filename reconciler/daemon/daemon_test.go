@@ -178,6 +178,23 @@ func TestGitOpsStory(t *testing.T) {
 		t.Fatalf("unknown org answered %d, want 404", code)
 	}
 
+	// Prometheus sees which signed model serves, and the requests it answered.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`talon_model_info{commit="` + revert + `",digest="` + digests["acme:v1"] + `",org="acme",version="v1"} 1`,
+		`talon_model_loads_total{org="acme"`,
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(string(metricsText), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// Status comes back to Git on its own branch; the tracked branch is untouched by it.
 	statusFile := "origin/talon-status:status/acme/replica-a.yaml"
 	var status string
