@@ -8,8 +8,15 @@ GO          ?= go
 GOFLAGS_TEST ?= -count=1 -timeout 20m
 export CGO_ENABLED := 1
 export TALON_ORT_LIB ?= $(abspath $(ORT_LIB))
+# Interop tools, built with `go install` into versioned directories under .cache/tools and
+# linked from .cache/tools/bin (where registry/interop looks first).
+TOOLS_DIR      := .cache/tools
+TOOLS_BIN      := $(TOOLS_DIR)/bin
+COSIGN_VERSION := v2.6.5
+ORAS_VERSION   := v1.3.6
+CRANE_VERSION  := $(shell awk '$$1 == "github.com/google/go-containerregistry" {print $$2}' go.mod)
 
-.PHONY: all build ort run test bench testdata vet fmt clean
+.PHONY: all build ort run test bench testdata vet fmt clean tools interop
 
 all: build
 
@@ -36,6 +43,28 @@ run: ort build
 test: ort
 	$(GO) vet ./...
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+## tools: install cosign, crane and oras for `make interop` (once; cached in .cache/tools).
+tools: $(TOOLS_BIN)/cosign $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras
+
+# go_install_tool,NAME,PACKAGE,VERSION: rules that `go install` PACKAGE@VERSION into
+# .cache/tools/NAME@VERSION/ and link it as .cache/tools/bin/NAME (a new VERSION relinks).
+define go_install_tool
+$(TOOLS_DIR)/$(1)@$(3)/$(1):
+	GOBIN=$$(abspath $(TOOLS_DIR)/$(1)@$(3)) $$(GO) install $(2)@$(3)
+$(TOOLS_BIN)/$(1): $(TOOLS_DIR)/$(1)@$(3)/$(1)
+	@mkdir -p $(TOOLS_BIN)
+	ln -sfn ../$(1)@$(3)/$(1) $$@
+endef
+$(eval $(call go_install_tool,cosign,github.com/sigstore/cosign/v2/cmd/cosign,$(COSIGN_VERSION)))
+$(eval $(call go_install_tool,crane,github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION)))
+$(eval $(call go_install_tool,oras,oras.land/oras/cmd/oras,$(ORAS_VERSION)))
+
+## interop: Talon against the real tools: Debian's docker-registry, skopeo (apt; .ci/run installs
+## them), cosign, crane, oras (`make tools`).
+interop: tools
+	@for t in docker-registry skopeo; do command -v $$t >/dev/null || { echo "interop needs $$t: apt-get install docker-registry skopeo" >&2; exit 1; }; done
+	PATH="$(abspath $(TOOLS_BIN)):$$PATH" $(GO) test $(GOFLAGS_TEST) -tags interop ./registry/interop/...
 
 ## bench: the benchmarks; figures are ratios against a baseline measured in the same run.
 bench: ort

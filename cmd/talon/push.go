@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 )
 
 func init() { subcommands = append(subcommands, newPushCmd) }
@@ -17,13 +18,16 @@ func newPushCmd(g *globalFlags) *cobra.Command {
 	var in registry.PushInput
 	var insecure []string
 	var quiet bool
+	var signKey string
 	cmd := &cobra.Command{
 		Use:   "push FILE REF",
 		Short: "Package an ONNX model as a CNCF ModelPack artifact and push it",
 		Long: `Push packages FILE (an ONNX model), with optional metadata JSON and validation dataset,
 as a CNCF ModelPack v1 OCI artifact, pushes it to REF (host/repository:tag) and prints the
 pushed digest. The last line on stdout is REF@sha256:<hex> (without REF's tag). Registry
-credentials come from the Docker config and credential helpers.`,
+credentials come from the Docker config and credential helpers. With --sign-key, the pushed
+digest is then signed as 'talon sign' does (password from $TALON_PASSWORD, else
+$COSIGN_PASSWORD, else a prompt, asked before anything is uploaded).`,
 		Args: exactArgs(2, "FILE and REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.ModelPath = args[0]
@@ -34,6 +38,12 @@ credentials come from the Docker config and credential helpers.`,
 			client, err := registry.New(opts...)
 			if err != nil {
 				return usageError{err}
+			}
+			var signer *cosign.Signer
+			if signKey != "" {
+				if signer, err = loadSigner(signKey, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			var bar *progressbar.ProgressBar
 			if !quiet && term.IsTerminal(int(os.Stderr.Fd())) {
@@ -51,6 +61,13 @@ credentials come from the Docker config and credential helpers.`,
 			if err != nil {
 				return err
 			}
+			if signer != nil {
+				res, err := cosign.Sign(cmd.Context(), client, d, signer)
+				if err != nil {
+					return fmt.Errorf("pushed %s, but signing failed: %w", d, err)
+				}
+				reportSigned(cmd, res, signer)
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), d.String())
 			return nil
 		},
@@ -62,5 +79,6 @@ credentials come from the Docker config and credential helpers.`,
 	f.StringVar(&in.Version, "model-version", "", "model version in the ModelPack config (default: the tag)")
 	f.StringSliceVar(&insecure, "insecure-registry", nil, "registry host reachable over plain HTTP (loopback always is); repeatable")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	f.StringVar(&signKey, "sign-key", "", "sign the pushed digest with this private key (talon keygen or cosign generate-key-pair)")
 	return cmd
 }

@@ -1,0 +1,1 @@
+MEUCIQDbHdgjOv31btbmcaJA3yAQAdQ3nOINTtgHNl4V5Q+FDQIgN8G3h2ralAVhCxd/oNRenDzTzEodn9re0wvr7Zdq5kQ=
