@@ -20,6 +20,38 @@ func digestOf(b []byte) string {
 	return "sha256:" + hex.EncodeToString(s[:])
 }
 
+// newStore opens a store in a fresh directory: encrypted with a new key per org in a
+// fresh key directory, or plaintext (WithoutEncryptionUnsafe).
+func newStore(t *testing.T, encrypted bool, orgs ...string) (s *Store, keyDir string) {
+	t.Helper()
+	opt := WithoutEncryptionUnsafe()
+	if encrypted {
+		keyDir = t.TempDir()
+		for _, org := range orgs {
+			if _, err := GenerateKey(keyDir, org); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opt = WithKeyDir(keyDir)
+	}
+	s, err := Open(t.TempDir(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, keyDir
+}
+
+// bothModes runs f on a plaintext and on an encrypted store (org acme has a key).
+func bothModes(t *testing.T, f func(t *testing.T, s *Store)) {
+	for _, encrypted := range []bool{false, true} {
+		name := map[bool]string{false: "plaintext", true: "encrypted"}[encrypted]
+		t.Run(name, func(t *testing.T) {
+			s, _ := newStore(t, encrypted, "acme")
+			f(t, s)
+		})
+	}
+}
+
 func mustPut(t *testing.T, s *Store, org, version string, data []byte) Record {
 	t.Helper()
 	rec, err := s.Put(context.Background(), Record{Org: org, Version: version, Digest: "sha256:manifest-" + version, ModelDigest: digestOf(data)}, bytes.NewReader(data))
@@ -29,11 +61,9 @@ func mustPut(t *testing.T, s *Store, org, version string, data []byte) Record {
 	return rec
 }
 
-func TestPutLookupRead(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestPutLookupRead(t *testing.T) { bothModes(t, testPutLookupRead) }
+
+func testPutLookupRead(t *testing.T, s *Store) {
 	data := []byte("model bytes v1")
 	rec := mustPut(t, s, "acme", "v1", data)
 	if rec.Size != int64(len(data)) || rec.ModelDigest != digestOf(data) || rec.StoredAt.IsZero() {
@@ -50,15 +80,17 @@ func TestPutLookupRead(t *testing.T) {
 	if _, err := s.Lookup("acme", "v9"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Lookup missing = %v, want ErrNotFound", err)
 	}
-	fi, err := os.Stat(filepath.Join(s.Root(), "models", "acme", "model_v1.onnx"))
+	name := map[bool]string{false: "model_v1.onnx", true: "model_v1.onnx.age"}[s.Encrypted()]
+	fi, err := os.Stat(filepath.Join(s.Root(), "models", "acme", name))
 	if err != nil || fi.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("model file missing or readable by others: %v %v", fi, err)
 	}
 }
 
 // A failed or mismatching write never replaces a good stored version.
-func TestPutFailureKeepsGoodVersion(t *testing.T) {
-	s, _ := Open(t.TempDir())
+func TestPutFailureKeepsGoodVersion(t *testing.T) { bothModes(t, testPutFailureKeepsGoodVersion) }
+
+func testPutFailureKeepsGoodVersion(t *testing.T, s *Store) {
 	good := []byte("good model")
 	mustPut(t, s, "acme", "v1", good)
 
@@ -86,8 +118,9 @@ func TestPutFailureKeepsGoodVersion(t *testing.T) {
 	}
 }
 
-func TestTraversalRefused(t *testing.T) {
-	s, _ := Open(t.TempDir())
+func TestTraversalRefused(t *testing.T) { bothModes(t, testTraversalRefused) }
+
+func testTraversalRefused(t *testing.T, s *Store) {
 	for _, org := range []string{"../etc", "a/b", "", ".."} {
 		if _, err := s.Put(context.Background(), Record{Org: org, Version: "v1"}, strings.NewReader("x")); err == nil {
 			t.Errorf("Put org %q accepted", org)
@@ -100,26 +133,30 @@ func TestTraversalRefused(t *testing.T) {
 	}
 }
 
-func TestTamperedFileRefused(t *testing.T) {
-	s, _ := Open(t.TempDir())
+func TestTamperedFileRefused(t *testing.T) { bothModes(t, testTamperedFileRefused) }
+
+// testTamperedFileRefused: bytes written over the stored file in place (so the deploy
+// dir's hard link sees them too) are refused as ErrCorrupt by both read paths.
+func testTamperedFileRefused(t *testing.T, s *Store) {
 	mustPut(t, s, "acme", "v1", []byte("original"))
 	if err := s.Deploy(context.Background(), "acme", "v1", "c0ffee"); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(s.Root(), "models", "acme", "model_v1.onnx")
-	if err := os.WriteFile(p, []byte("tampered"), 0o600); err != nil {
+	model, _, _ := s.versionPaths("acme", "v1")
+	if err := os.WriteFile(model, []byte("tampered but longer"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ReadModel("acme", "v1"); err == nil || !strings.Contains(err.Error(), "changed on disk") {
-		t.Fatalf("ReadModel of a tampered file: %v", err)
+	if _, _, err := s.ReadModel("acme", "v1"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ReadModel of a tampered file: %v, want ErrCorrupt", err)
 	}
-	if _, _, _, err := s.Deployed("acme"); err == nil {
-		t.Fatal("Deployed of a tampered file succeeded")
+	if _, _, _, err := s.Deployed("acme"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Deployed of a tampered file: %v, want ErrCorrupt", err)
 	}
 }
 
-func TestDeployAndDeployed(t *testing.T) {
-	s, _ := Open(t.TempDir())
+func TestDeployAndDeployed(t *testing.T) { bothModes(t, testDeployAndDeployed) }
+
+func testDeployAndDeployed(t *testing.T, s *Store) {
 	if _, _, _, err := s.Deployed("acme"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Deployed before any deploy: %v", err)
 	}
@@ -156,7 +193,15 @@ func TestDeployAndDeployed(t *testing.T) {
 // TestDeployAtomic: a reader that opens deployed/ in a tight loop during 200 swaps never
 // sees a missing or partial model, and the model it reads always matches its metadata.
 func TestDeployAtomic(t *testing.T) {
-	s, _ := Open(t.TempDir())
+	bothModes(t, func(t *testing.T, s *Store) { testDeployAtomic(t, s, 200, false) })
+	t.Run("encrypted-alternating-plaintext-deploy", func(t *testing.T) {
+		s, _ := newStore(t, true, "acme")
+		testDeployAtomic(t, s, 100, true)
+	})
+}
+
+// testDeployAtomic swaps n times; with alternate, two deploys in four are PlaintextDeploy.
+func testDeployAtomic(t *testing.T, s *Store, n int, alternate bool) {
 	models := map[string][]byte{
 		"v1": bytes.Repeat([]byte("1"), 256<<10),
 		"v2": bytes.Repeat([]byte("2"), 300<<10),
@@ -189,9 +234,9 @@ func TestDeployAtomic(t *testing.T) {
 			}
 		}()
 	}
-	for i := range 200 {
+	for i := range n {
 		v := []string{"v2", "v1"}[i%2]
-		if err := s.Deploy(context.Background(), "acme", v, "c0ffee"); err != nil {
+		if err := s.Deploy(context.Background(), "acme", v, "c0ffee", PlaintextDeploy(alternate && i%4 < 2)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +249,7 @@ func TestDeployAtomic(t *testing.T) {
 	if reads.Load() == 0 {
 		t.Fatal("reader never ran")
 	}
-	t.Logf("%d reads during 200 swaps", reads.Load())
+	t.Logf("%d reads during %d swaps", reads.Load(), n)
 }
 
 type errReader struct{ err error }

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,12 +12,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"filippo.io/age"
 )
 
-// Put streams a model version into the store from r and records rec for it. The bytes go
-// to a temporary file that is fsynced and renamed into place only after r ended without
-// error and the bytes hash to rec.ModelDigest when it is set; otherwise nothing changes.
-// It returns rec completed with Size, ModelDigest and StoredAt.
+// Put streams a model version into the store from r and records rec for it. In an
+// encrypted store the bytes are encrypted to the org's current key on their way to a
+// temporary file (no plaintext touches the disk). The file is fsynced and renamed into
+// place only after r ended without error and the plaintext hashes to rec.ModelDigest when
+// it is set; otherwise nothing changes. It returns rec completed with Size, ModelDigest
+// and StoredAt. A missing or unsafe key fails before anything is read (ErrKeyUnavailable).
 func (s *Store) Put(ctx context.Context, rec Record, r io.Reader) (Record, error) {
 	model, meta, err := s.versionPaths(rec.Org, rec.Version)
 	if err != nil {
@@ -27,16 +31,30 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader) (Record, error
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Record{}, fmt.Errorf("store: %w", err)
 	}
+	unlock, err := lockOrg(ctx, dir, false)
+	if err != nil {
+		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
+	}
+	defer unlock()
+	var rcpt age.Recipient
+	if s.Encrypted() {
+		keys, err := s.loadKeys(rec.Org)
+		if err != nil {
+			return Record{}, err
+		}
+		rcpt = keys.recipient
+	}
 	h := sha256.New()
 	var got string
-	check := func() error {
-		got = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, h) }
+	check := func(int64) error {
+		got = digestString(h)
 		if rec.ModelDigest != "" && rec.ModelDigest != got {
 			return fmt.Errorf("bytes hash to %s, expected %s", got, rec.ModelDigest)
 		}
 		return nil
 	}
-	n, err := writeDurable(ctx, model, io.TeeReader(r, h), check)
+	n, err := writeDurable(ctx, model, fill, check)
 	if err != nil {
 		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
 	}
@@ -45,19 +63,39 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader) (Record, error
 	if err != nil {
 		return Record{}, fmt.Errorf("store: %w", err)
 	}
-	if _, err := writeDurable(ctx, meta, strings.NewReader(string(b)+"\n"), nil); err != nil {
+	if _, err := writeDurable(ctx, meta, copyFrom(strings.NewReader(string(b)+"\n")), nil); err != nil {
 		return Record{}, fmt.Errorf("store %s/%s: metadata: %w", rec.Org, rec.Version, err)
 	}
 	return rec, nil
 }
 
+// DeployOption configures one Deploy.
+type DeployOption func(*deployOptions)
+
+type deployOptions struct{ plaintext bool }
+
+// PlaintextDeploy(true) makes the new deploy dir hold the decrypted model.onnx, for an
+// external inference server that reads deployed/ (the org's plaintextDeploy opt-in). Only
+// that file is plaintext; the versions and backups stay encrypted. It is written durably
+// (temp, fsync, rename) and checked against the record's sha256 first. Turning it off
+// leaves plaintext in the previous deploy dir (kept for its readers) until the next deploy
+// prunes it. The default is false; in an unencrypted store deploy dirs are plaintext anyway.
+func PlaintextDeploy(on bool) DeployOption {
+	return func(o *deployOptions) { o.plaintext = on }
+}
+
 // Deploy makes a stored version the org's deployed one, recording configCommit as the
-// config commit it was deployed from: it builds a new deploy directory of hard links plus
-// deployment.json, fsyncs it, points a temporary symlink at it, renames that over
-// `deployed` and fsyncs the org directory. Readers of deployed/ see the old or the new
-// version whole, never a mix. The previous deploy directory is kept for readers still
-// inside it; older ones are removed.
-func (s *Store) Deploy(ctx context.Context, org, version, configCommit string) error {
+// config commit it was deployed from: it builds a new deploy directory of hard links (or
+// a decrypted model with PlaintextDeploy) plus deployment.json, fsyncs it, points a
+// temporary symlink at it, renames that over `deployed` and fsyncs the org directory.
+// Readers of deployed/ see the old or the new version whole, never a mix. The previous
+// deploy directory is kept for readers still inside it; older ones are removed.
+func (s *Store) Deploy(ctx context.Context, org, version, configCommit string, opts ...DeployOption) error {
+	var o deployOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	plaintext := o.plaintext || !s.Encrypted()
 	model, meta, err := s.versionPaths(org, version)
 	if err != nil {
 		return err
@@ -67,42 +105,132 @@ func (s *Store) Deploy(ctx context.Context, org, version, configCommit string) e
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 	}
 	dir := filepath.Dir(model)
+	unlock, err := lockOrg(ctx, dir, false)
+	if err != nil {
+		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
+	}
+	defer unlock()
 	name := ".deploy-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	staged := filepath.Join(dir, name)
 	if err := os.Mkdir(staged, 0o700); err != nil {
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 	}
-	for src, dst := range map[string]string{model: ModelFile, meta: MetadataFile} {
-		if err := os.Link(src, filepath.Join(staged, dst)); err != nil {
-			os.RemoveAll(staged)
-			return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-		}
-	}
-	dep, err := json.MarshalIndent(Deployment{Version: version, Digest: rec.Digest, ConfigCommit: configCommit, DeployedAt: time.Now().UTC()}, "", "  ")
-	if err == nil {
-		_, err = writeDurable(ctx, filepath.Join(staged, DeploymentFile), strings.NewReader(string(dep)+"\n"), nil)
-	}
-	if err != nil {
+	fail := func(err error) error {
 		os.RemoveAll(staged)
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
+	}
+	if err := os.Link(meta, filepath.Join(staged, MetadataFile)); err != nil {
+		return fail(err)
+	}
+	switch {
+	case s.Encrypted() && plaintext:
+		err = s.decryptTo(ctx, org, model, rec, filepath.Join(staged, ModelFile))
+	case s.Encrypted():
+		err = os.Link(model, filepath.Join(staged, EncryptedModelFile))
+	default:
+		err = os.Link(model, filepath.Join(staged, ModelFile))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	dep, err := json.MarshalIndent(Deployment{Version: version, Digest: rec.Digest, ConfigCommit: configCommit,
+		DeployedAt: time.Now().UTC(), Plaintext: plaintext}, "", "  ")
+	if err == nil {
+		_, err = writeDurable(ctx, filepath.Join(staged, DeploymentFile), copyFrom(strings.NewReader(string(dep)+"\n")), nil)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	prev, _ := os.Readlink(filepath.Join(dir, DeployedLink))
 	tmpLink := filepath.Join(dir, ".deployed.tmp")
 	os.Remove(tmpLink)
 	if err := os.Symlink(name, tmpLink); err != nil {
-		os.RemoveAll(staged)
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
+		return fail(err)
 	}
 	if err := os.Rename(tmpLink, filepath.Join(dir, DeployedLink)); err != nil {
 		os.Remove(tmpLink)
-		os.RemoveAll(staged)
-		return fmt.Errorf("deploy %s/%s: swap symlink: %w", org, version, err)
+		return fail(fmt.Errorf("swap symlink: %w", err))
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
 	}
 	return pruneDeployDirs(dir, name, prev)
 }
+
+// decryptTo writes the plaintext of the encrypted version file src to dst durably, after
+// checking it against rec (ErrCorrupt).
+func (s *Store) decryptTo(ctx context.Context, org, src string, rec Record, dst string) error {
+	keys, err := s.loadKeys(org)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	fill := func(w io.Writer) (int64, error) {
+		n, err := streamDecrypted(w, src, ctxReader{ctx, f}, keys.ids, h, rec.Size)
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			err = corrupt(src, "not encrypted to any identity in %s (a file of another org, or the key file was replaced)", keys.path)
+		}
+		return n, err
+	}
+	check := func(n int64) error {
+		if got := digestString(h); n != rec.Size || got != rec.ModelDigest {
+			return corrupt(src, "plaintext is %d bytes with digest %s, record says %d bytes with %s", n, got, rec.Size, rec.ModelDigest)
+		}
+		return nil
+	}
+	_, err = writeDurable(ctx, dst, fill, check)
+	return err
+}
+
+// Quarantine moves a stored version's files (model and metadata, whichever exist) to
+// models/<org>/.quarantine/<time>-<version>/ and returns that directory, so a corrupt copy
+// is kept for inspection and the version can be pulled again. Deploy dirs that link the
+// same file are left alone: the next deploy replaces them.
+func (s *Store) Quarantine(ctx context.Context, org, version string) (string, error) {
+	model, meta, err := s.versionPaths(org, version)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(model)
+	unlock, err := lockOrg(ctx, dir, false)
+	if err != nil {
+		return "", fmt.Errorf("quarantine %s/%s: %w", org, version, err)
+	}
+	defer unlock()
+	q := filepath.Join(dir, quarantineDir, time.Now().UTC().Format("20060102T150405.000000000Z")+"-"+version)
+	if err := os.MkdirAll(q, 0o700); err != nil {
+		return "", fmt.Errorf("quarantine %s/%s: %w", org, version, err)
+	}
+	moved := 0
+	for _, p := range []string{model, meta} {
+		err := os.Rename(p, filepath.Join(q, filepath.Base(p)))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("quarantine %s/%s: %w", org, version, err)
+		}
+		moved++
+	}
+	if moved == 0 {
+		os.Remove(q)
+		return "", fmt.Errorf("quarantine %s/%s: %w", org, version, ErrNotFound)
+	}
+	for _, d := range []string{q, dir} {
+		if err := syncDir(d); err != nil {
+			return "", fmt.Errorf("quarantine %s/%s: %w", org, version, err)
+		}
+	}
+	return q, nil
+}
+
+const quarantineDir = ".quarantine"
 
 // pruneDeployDirs removes deploy directories other than the current and previous one.
 func pruneDeployDirs(dir string, keep ...string) error {
@@ -122,10 +250,15 @@ func pruneDeployDirs(dir string, keep ...string) error {
 	return nil
 }
 
-// writeDurable writes r to path through a temporary file in the same directory: write,
-// fsync, check (when not nil), rename, fsync the directory. On any error the temporary
-// file is removed and path is untouched.
-func writeDurable(ctx context.Context, path string, r io.Reader, check func() error) (int64, error) {
+// copyFrom is a writeDurable fill that copies r.
+func copyFrom(r io.Reader) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) { return io.Copy(w, r) }
+}
+
+// writeDurable writes path through a temporary file in the same directory (mode 0600):
+// fill it, check (when not nil) with the count fill returned, fsync, rename, fsync the
+// directory. On any error the temporary file is removed and path is untouched.
+func writeDurable(ctx context.Context, path string, fill func(io.Writer) (int64, error), check func(n int64) error) (int64, error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
@@ -137,12 +270,15 @@ func writeDurable(ctx context.Context, path string, r io.Reader, check func() er
 		os.Remove(tmp)
 		return 0, err
 	}
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	n, err := fill(f)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return fail(err)
 	}
 	if check != nil {
-		if err := check(); err != nil {
+		if err := check(n); err != nil {
 			return fail(err)
 		}
 	}
