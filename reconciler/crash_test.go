@@ -42,7 +42,7 @@ func crashChild() int {
 	var m *gitops.Mirror
 	var client *registry.Client
 	if err == nil {
-		st, err = store.Open(data, store.WithoutEncryptionUnsafe())
+		st, err = store.Open(data, store.WithKeyDir(os.Getenv("TALON_KEYS")))
 	}
 	if err == nil {
 		m, err = gitops.Open(context.Background(), filepath.Join(data, "config.git"), os.Getenv("TALON_REPO"))
@@ -116,7 +116,7 @@ func TestCrashAtEachStep(t *testing.T) {
 				step = "" // the registry kills it
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "TALON_CRASH_CHILD=1", "TALON_DATA="+data, "TALON_REPO="+w.repoURL, "TALON_CRASH_STEP="+step)
+			cmd.Env = append(os.Environ(), "TALON_CRASH_CHILD=1", "TALON_DATA="+data, "TALON_KEYS="+w.keys, "TALON_REPO="+w.repoURL, "TALON_CRASH_STEP="+step)
 			cmd.Stderr = os.Stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

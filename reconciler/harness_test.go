@@ -32,6 +32,18 @@ type world struct {
 	client  *registry.Client
 	clone   *gittest.WorkClone
 	digests map[string]string // "org:tag" → pushed digest ref
+	keys    string            // org age keys, made on first use
+}
+
+// key makes org's age key unless it exists.
+func (w *world) key(tb testing.TB, org string) {
+	tb.Helper()
+	if _, err := os.Stat(filepath.Join(w.keys, org+store.KeyExt)); err == nil {
+		return
+	}
+	if _, err := store.GenerateKey(w.keys, org); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 func initORT(t testing.TB) {
@@ -57,7 +69,7 @@ func newWorld(t *testing.T, mw ...registrytest.Middleware) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, repoURL: url, reg: registrytest.Start(t, mw...), client: client, digests: map[string]string{}}
+	w := &world{t: t, repoURL: url, reg: registrytest.Start(t, mw...), client: client, digests: map[string]string{}, keys: t.TempDir()}
 	w.clone = gittest.Clone(t, url, filepath.Join(t.TempDir(), "work"))
 	return w
 }
@@ -83,6 +95,7 @@ func (w *world) repo(org string) string { return w.reg + "/" + org + "/pdm" }
 func (w *world) desire(msg string, tags map[string]string) string {
 	w.t.Helper()
 	for org, tag := range tags {
+		w.key(w.t, org)
 		w.clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s\n  version: %s\n", org, w.repo(org), tag))
 	}
 	sha := w.clone.Commit(msg)
@@ -106,7 +119,7 @@ func (w *world) newReconciler(tb testing.TB, dataDir string) (*reconciler.Reconc
 	if dataDir == "" {
 		dataDir = tb.TempDir()
 	}
-	st, err := store.Open(dataDir, store.WithoutEncryptionUnsafe())
+	st, err := store.Open(dataDir, store.WithKeyDir(w.keys))
 	if err != nil {
 		tb.Fatal(err)
 	}

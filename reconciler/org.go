@@ -137,13 +137,26 @@ func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
 // digest, verified while streaming into the store.
 func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	o, digest := run.org, run.digest.DigestStr()
+	if err := r.store.CheckKey(o.Name); err != nil {
+		return stalled("pull", "KeyUnavailable", fmt.Errorf("%s: %w", o.Name, err))
+	}
 	if rec, err := r.store.Lookup(o.Name, o.Model.Version); err == nil && rec.Digest == digest {
 		b, rec, err := r.store.ReadModel(o.Name, o.Model.Version)
-		if err == nil {
+		switch {
+		case err == nil:
 			run.bytes, run.rec, run.fromStore = b, rec, true
 			return nil
+		case errors.Is(err, store.ErrCorrupt):
+			dir, qerr := r.store.Quarantine(ctx, o.Name, o.Model.Version)
+			if qerr != nil {
+				return stalled("pull", "StoreFailed", fmt.Errorf("quarantine corrupt %s/%s: %w", o.Name, o.Model.Version, qerr))
+			}
+			run.log.Warn("stored copy corrupt; quarantined it and pulling again", "digest", digest, "quarantine", dir, "err", err)
+		case errors.Is(err, store.ErrKeyUnavailable):
+			return stalled("pull", "KeyUnavailable", err)
+		default:
+			run.log.Warn("stored copy unusable; pulling again", "digest", digest, "err", err)
 		}
-		run.log.Warn("stored copy unusable; pulling again", "digest", digest, "err", err)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return stalled("pull", "StoreFailed", err)
 	}

@@ -31,6 +31,7 @@ func TestRetryByKind(t *testing.T) {
 	w := newWorld(t)
 	w.push("acme", "junk", "not-onnx.onnx")
 	w.desire("acme on v1 before CI pushed it; globex on junk", map[string]string{"acme": "v1"})
+	w.key(t, "globex")
 	w.clone.Write("orgs/globex.yaml", "org: globex\nmodel: {repository: "+w.repo("acme")+", version: junk}\n")
 	w.clone.Commit("globex on junk")
 	w.clone.Push()
@@ -110,7 +111,7 @@ func TestRevertWithRegistryDown(t *testing.T) {
 func clockedReconciler(t *testing.T, w *world, now func() time.Time) (*reconciler.Reconciler, *inference.Cache) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(dir, store.WithoutEncryptionUnsafe())
+	st, err := store.Open(dir, store.WithKeyDir(w.keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,10 +35,11 @@ func scaleWorld(b *testing.B) *world {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &world{repoURL: url, reg: registrytest.Start(b), client: client, digests: map[string]string{}}
+	w := &world{repoURL: url, reg: registrytest.Start(b), client: client, digests: map[string]string{}, keys: b.TempDir()}
 	clone := gittest.Clone(b, url, filepath.Join(b.TempDir(), "work"))
 	for i := range scaleOrgs {
 		org := fmt.Sprintf("org-%04d", i)
+		w.key(b, org)
 		if _, err := client.Push(context.Background(), w.repo(org)+":v1", registry.PushInput{ModelPath: path}); err != nil {
 			b.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eaglenotifier/talon/reconciler/daemon"
+	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
@@ -97,13 +98,21 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	say("▸ config repository %s: orgs/acme.yaml and orgs/globex.yaml desire v1", bare)
 
+	keys := filepath.Join(o.Dir, "keys")
+	for _, org := range orgs {
+		if _, err := store.GenerateKey(keys, org); err != nil {
+			return err
+		}
+	}
+	say("▸ age keys for acme and globex in %s: models are encrypted at rest, per org", keys)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	listening := make(chan string, 1)
 	daemonErr := make(chan error, 1)
 	go func() {
 		daemonErr <- daemon.Run(ctx, daemon.Config{
-			ConfigRepo: bare, DataDir: filepath.Join(o.Dir, "data"), Listen: o.Listen,
+			ConfigRepo: bare, DataDir: filepath.Join(o.Dir, "data"), KeyDir: keys, Listen: o.Listen,
 			PollInterval: o.PollInterval, ORTLib: o.ORTLib, Logger: o.Logger,
 			OnListen: func(addr string) { listening <- addr },
 		})

@@ -36,6 +36,11 @@ type Config struct {
 	Branch string
 	// DataDir holds the mirror, the model store, backups and pipeline logs.
 	DataDir string
+	// KeyDir holds each org's age key (<org>.agekey, mode 0600) that encrypts its models
+	// at rest. An org without a key fails closed. Required unless NoEncryptionUnsafe.
+	KeyDir string
+	// NoEncryptionUnsafe stores models in plaintext. For tests and throwaway setups only.
+	NoEncryptionUnsafe bool
 	// Listen is the HTTP address. The default is 127.0.0.1:8080.
 	Listen string
 	// PollInterval is the config repo poll interval. The default is 30s.
@@ -86,7 +91,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := inference.InitRuntime(lib); err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.DataDir, store.WithoutEncryptionUnsafe())
+	storeOpt := store.WithKeyDir(cfg.KeyDir)
+	switch {
+	case cfg.KeyDir != "" && cfg.NoEncryptionUnsafe:
+		return errors.New("daemon: give --keys or --no-encryption-unsafe, not both")
+	case cfg.NoEncryptionUnsafe:
+		storeOpt = store.WithoutEncryptionUnsafe()
+		cfg.Logger.Warn("models are stored UNENCRYPTED (--no-encryption-unsafe)")
+	case cfg.KeyDir == "":
+		return errors.New("daemon: --keys DIR is required: org keys that encrypt models at rest (create them with `talon store keygen --org ORG --keys DIR`)")
+	}
+	st, err := store.Open(cfg.DataDir, storeOpt)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/daemon"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
+	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
@@ -85,14 +86,26 @@ func await(t *testing.T, base, org, version string) answer {
 	}
 }
 
-func start(t *testing.T, repoURL, data string) (base string, stop func()) {
+// keyDir makes an age key for each org in a new directory.
+func keyDir(t *testing.T, orgs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, org := range orgs {
+		if _, err := store.GenerateKey(dir, org); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func start(t *testing.T, repoURL, data, keys string) (base string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Config{
-			ConfigRepo: repoURL, DataDir: data, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
+			ConfigRepo: repoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
 			Replica: "replica-a", OnListen: func(a string) { addr <- a },
 		})
 	}()
@@ -153,8 +166,8 @@ func TestGitOpsStory(t *testing.T) {
 	first := clone.Commit("acme and globex on v1")
 	clone.Push()
 
-	data := t.TempDir()
-	base, stop := start(t, repoURL, data)
+	data, keys := t.TempDir(), keyDir(t, "acme", "globex")
+	base, stop := start(t, repoURL, data, keys)
 	v1, v2 := pdm.Predict(pdm.V1(), row), pdm.Predict(pdm.V2(), row)
 	check := func(a answer, org, tag, commit string, want float32) {
 		t.Helper()
@@ -221,7 +234,7 @@ func TestGitOpsStory(t *testing.T) {
 	// A restart with the registry gone serves the deployed models from the store at once.
 	stop()
 	stopRegistry()
-	base, _ = start(t, repoURL, data)
+	base, _ = start(t, repoURL, data, keys)
 	check(await(t, base, "acme", "v1"), "acme", "v1", revert, v1)
 	check(await(t, base, "globex", "v1"), "globex", "v1", first, v1)
 }
@@ -267,7 +280,7 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Config{
-			ConfigRepo: repoURL, DataDir: data, Listen: "127.0.0.1:0", PollInterval: time.Hour,
+			ConfigRepo: repoURL, DataDir: data, KeyDir: keyDir(t, "acme"), Listen: "127.0.0.1:0", PollInterval: time.Hour,
 			WebhookSecret: secret, Alerts: []alerts.Target{{URL: sink.URL, Events: alerts.Kinds}},
 			OnListen: func(a string) { addr <- a },
 		})
