@@ -3,38 +3,14 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // OrgDir is the directory of the config repository that holds one file per organization.
 const OrgDir = "orgs"
-
-// Org is the desired state of one organization, as written in orgs/<org>.yaml.
-type Org struct {
-	// Name is the organization, a lowercase DNS label (see ValidateOrgName).
-	Name string
-	// Model names the artifact the organization must run.
-	Model ModelRef
-	// File is the path of the org file in the config repository.
-	File string
-}
-
-// ModelRef names a model artifact: a repository in an OCI registry and a version (tag).
-type ModelRef struct {
-	Repository string
-	Version    string
-}
-
-// Reference returns "repository:version".
-func (m ModelRef) Reference() string { return m.Repository + ":" + m.Version }
 
 var orgName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
@@ -95,128 +71,22 @@ func (ps Problems) sorted() Problems {
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
-		return a.Column < b.Column
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Msg < b.Msg
 	})
 	return ps
 }
 
-// ParseOrg parses one org file. file is its path in the repository (orgs/<org>.yaml); the
-// base name must match the `org:` it declares. All problems of the file are returned together.
-func ParseOrg(file string, data []byte) (*Org, error) {
-	var ps Problems
-	add := func(n *yaml.Node, format string, args ...any) {
-		p := Problem{File: file, Msg: fmt.Sprintf(format, args...)}
-		if n != nil {
-			p.Line, p.Column = n.Line, n.Column
+// unique drops repeats from sorted problems (an inherited value's problem is found once
+// per org that inherits it).
+func (ps Problems) unique() Problems {
+	out := ps[:0]
+	for i, p := range ps {
+		if i == 0 || p != ps[i-1] {
+			out = append(out, p)
 		}
-		ps = append(ps, p)
-	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		return nil, Problems{yamlProblem(file, err)}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if root.Kind != yaml.MappingNode {
-		add(root, "an org file must be a mapping with `org:` and `model:`")
-		return nil, ps
-	}
-	o := &Org{File: file}
-	fields := mapping(root, add, "org", "model")
-	if n := fields["org"]; n == nil {
-		add(root, "missing required key `org`")
-	} else if s, ok := scalar(n, add, "org"); ok {
-		if err := ValidateOrgName(s); err != nil {
-			add(n, "%v", err)
-		} else if want := strings.TrimSuffix(path.Base(file), path.Ext(file)); want != s {
-			add(n, "org %q does not match the file name %q (want org: %s, or rename the file)", s, path.Base(file), want)
-		}
-		o.Name = s
-	}
-	if m := fields["model"]; m == nil {
-		add(root, "missing required key `model`")
-	} else if m.Kind != yaml.MappingNode {
-		add(m, "`model` must be a mapping with `repository` and `version`")
-	} else {
-		mf := mapping(m, add, "repository", "version")
-		o.Model.Repository = required(m, mf, add, "repository", "model.repository")
-		o.Model.Version = required(m, mf, add, "version", "model.version")
-		if n := mf["version"]; n != nil && o.Model.Version != "" {
-			if err := ValidateVersion(o.Model.Version); err != nil {
-				add(n, "model.version: %v", err)
-			}
-		}
-		if n := mf["repository"]; n != nil && strings.ContainsAny(o.Model.Repository, "@: \t") && !strings.Contains(o.Model.Repository, "/") {
-			add(n, "model.repository %q must be a repository such as registry.example.com/acme/pdm, without tag or digest", o.Model.Repository)
-		}
-	}
-	if len(ps) > 0 {
-		return nil, ps.sorted()
-	}
-	return o, nil
-}
-
-// mapping checks that every key of n is one of allowed and returns the value nodes by key.
-func mapping(n *yaml.Node, add func(*yaml.Node, string, ...any), allowed ...string) map[string]*yaml.Node {
-	out := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !contains(allowed, k.Value) {
-			add(k, "unknown key %q%s", k.Value, suggest(k.Value, allowed))
-			continue
-		}
-		if _, dup := out[k.Value]; dup {
-			add(k, "key %q appears twice", k.Value)
-			continue
-		}
-		out[k.Value] = v
 	}
 	return out
-}
-
-func required(parent *yaml.Node, fields map[string]*yaml.Node, add func(*yaml.Node, string, ...any), key, long string) string {
-	n := fields[key]
-	if n == nil {
-		add(parent, "missing required key `%s`", long)
-		return ""
-	}
-	s, _ := scalar(n, add, long)
-	return s
-}
-
-func scalar(n *yaml.Node, add func(*yaml.Node, string, ...any), name string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || strings.TrimSpace(n.Value) == "" {
-		add(n, "`%s` must be a non-empty string", name)
-		return "", false
-	}
-	return n.Value, true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlProblem turns a yaml.v3 syntax error into a positioned Problem.
-func yamlProblem(file string, err error) Problem {
-	var te *yaml.TypeError
-	msg := err.Error()
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscanf(m[1], "%d", &line)
-		return Problem{File: file, Line: line, Column: 1, Msg: "YAML syntax: " + m[2]}
-	}
-	return Problem{File: file, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }

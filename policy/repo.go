@@ -21,8 +21,10 @@ type Desired struct {
 	Broken map[string]Problems
 }
 
-// ParseDesired parses every orgs/*.yaml file. Problems in one file never hide another
-// org: each file is parsed on its own, and two files claiming one org are both broken.
+// ParseDesired parses every orgs/*.yaml file with ParseOrg (built-in defaults, file-only
+// checks). Problems in one file never hide another org: each file is parsed on its own,
+// and two files claiming one org are both broken. Load supersedes it: Load also applies
+// talon.yaml and checks trust keys and dataset paths (Config.Desired gives the same view).
 func ParseDesired(files []File) Desired {
 	d := Desired{Broken: map[string]Problems{}}
 	byName := map[string]*Org{}
