@@ -85,7 +85,7 @@ func TestBadInputKeepsLastGoodModel(t *testing.T) {
 	}
 
 	t.Run("org name with ../", func(t *testing.T) {
-		w.clone.Write("orgs/evil.yaml", "org: ../evil\nmodel: {repository: "+w.repo("acme")+", version: v1}\n")
+		w.clone.Write("orgs/evil.yaml", orgYAML("../evil", w.repo("acme"), "v1"))
 		w.desire("evil", map[string]string{"acme": "v1"})
 		if err := r.ReconcileOnce(ctx); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/eaglenotifier/talon/examples/pdm"
@@ -17,6 +18,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
@@ -33,6 +35,27 @@ type world struct {
 	clone   *gittest.WorkClone
 	digests map[string]string // "org:tag" → pushed digest ref
 	keys    string            // org age keys, made on first use
+	signer  *cosign.Signer    // CI's signing key; its public key is keys/ci.pub in the repo
+	pubPEM  []byte
+}
+
+// newSigner makes a cosign key pair for CI.
+func newSigner(tb testing.TB) (*cosign.Signer, []byte) {
+	tb.Helper()
+	priv, pub, err := cosign.GenerateKeyPair([]byte("ci-password"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := cosign.LoadPrivateKey("ci.key", priv, []byte("ci-password"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, pub
+}
+
+// orgYAML is an org file trusting CI's key.
+func orgYAML(org, repo, tag string) string {
+	return fmt.Sprintf("org: %s\nmodel:\n  repository: %s\n  version: %s\ntrust:\n  keys: [keys/ci.pub]\n", org, repo, tag)
 }
 
 // key makes org's age key unless it exists.
@@ -70,12 +93,29 @@ func newWorld(t *testing.T, mw ...registrytest.Middleware) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, repoURL: url, reg: registrytest.Start(t, mw...), client: client, digests: map[string]string{}, keys: t.TempDir()}
+	w.signer, w.pubPEM = newSigner(t)
 	w.clone = gittest.Clone(t, url, filepath.Join(t.TempDir(), "work"))
+	w.clone.Write("keys/ci.pub", string(w.pubPEM))
 	return w
 }
 
-// push pushes testdata/pdm/<file> as org's repository at tag, with v1's metadata.
+// push pushes testdata/pdm/<file> as org's repository at tag, with v1's metadata, and
+// signs it with CI's key.
 func (w *world) push(org, tag, file string) string {
+	w.t.Helper()
+	d := w.pushUnsigned(org, tag, file)
+	digest, err := name.NewDigest(w.repo(org)+"@"+d, name.Insecure)
+	if err == nil {
+		_, err = cosign.Sign(context.Background(), w.client, digest, w.signer)
+	}
+	if err != nil {
+		w.t.Fatalf("sign %s:%s: %v", org, tag, err)
+	}
+	return d
+}
+
+// pushUnsigned is push without a signature.
+func (w *world) pushUnsigned(org, tag, file string) string {
 	w.t.Helper()
 	d, err := w.client.Push(context.Background(), w.repo(org)+":"+tag, registry.PushInput{
 		ModelPath:    filepath.Join(testdataDir, file),
@@ -96,7 +136,7 @@ func (w *world) desire(msg string, tags map[string]string) string {
 	w.t.Helper()
 	for org, tag := range tags {
 		w.key(w.t, org)
-		w.clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s\n  version: %s\n", org, w.repo(org), tag))
+		w.clone.Write("orgs/"+org+".yaml", orgYAML(org, w.repo(org), tag))
 	}
 	sha := w.clone.Commit(msg)
 	w.clone.Push()

@@ -19,8 +19,14 @@ import (
 // orgRun is one reconcile of one org: what each step found, for the steps after it.
 type orgRun struct {
 	org    *policy.Org
+	cfg    *policy.Config
 	commit string
 	log    *slog.Logger
+
+	version      string // the store's version key: the tag, or sha256-<hex> for a digest pin
+	offline      bool   // resolved from the store because the registry was unreachable
+	storedSigner string // the signer recorded with the stored copy, for offline checks
+	signer       string // fingerprint of the key that verified the digest
 
 	digest    name.Digest
 	bytes     []byte
@@ -41,10 +47,11 @@ type step struct {
 // digest, load and warm up the model, check it keeps the serving signature, publish the
 // deployed symlink, then hot-swap it into the serving cache. Until the swap the org keeps
 // serving its last good model.
-func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit string) (err error) {
-	run := &orgRun{org: o, commit: commit, log: r.log.With("org", o.Name, "reference", o.Model.Reference(), "commit", shortCommit(commit))}
+func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, o *policy.Org, commit string) (err error) {
+	run := &orgRun{org: o, cfg: cfg, commit: commit, log: r.log.With("org", o.Name, "reference", o.Model.String(), "commit", shortCommit(commit))}
 	steps := []step{
 		{pipelog.Resolve, r.resolve},
+		{pipelog.Verify, r.verify},
 		{pipelog.Pull, r.obtain},
 		{pipelog.Validate, r.load},
 		{pipelog.Deploy, r.deploy},
@@ -52,7 +59,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit str
 	}
 	plog := r.pipeRun(o.Name, commit)
 	defer func() {
-		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", o.Model.Version)); e != nil {
+		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", run.version)); e != nil {
 			run.log.Warn("pipeline log", "err", e)
 		}
 	}()
@@ -79,7 +86,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, o *policy.Org, commit str
 		}
 	}
 	if !run.done {
-		run.log.Info("deployed", "digest", run.digest.DigestStr(), "version", o.Model.Version,
+		run.log.Info("deployed", "digest", run.digest.DigestStr(), "version", run.version, "signer", run.signer,
 			"from_store", run.fromStore, "size", run.rec.Size, "duration", time.Since(start).String())
 	}
 	return nil
@@ -107,31 +114,6 @@ func phaseOf(step string) Phase {
 	return PhaseValidating
 }
 
-// resolve turns the tag into a digest, once. When the registry cannot be reached and the
-// store holds this version from the same repository, its recorded digest (verified when it
-// was pulled) is used, so a rollback works with the registry down.
-func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
-	o := run.org
-	ref := o.Model.Reference()
-	d, err := r.reg.Resolve(ctx, ref)
-	if err != nil {
-		rec, lerr := r.store.Lookup(o.Name, o.Model.Version)
-		if errors.Is(err, registry.ErrNotFound) || lerr != nil || rec.Repository != o.Model.Repository {
-			return transient("resolve", "ResolveFailed", fmt.Errorf("resolve %s: %w", ref, err))
-		}
-		if d, err = name.NewDigest(o.Model.Repository+"@"+rec.Digest, name.Insecure); err != nil {
-			return stalled("resolve", "StoreCorrupt", fmt.Errorf("stored digest of %s: %w", ref, err))
-		}
-		run.log.Warn("registry unreachable; using the digest stored for this version", "digest", rec.Digest, "err", err)
-	}
-	run.digest = d
-	r.setState(o.Name, func(s *orgState) { s.desiredDigest = d.DigestStr() })
-	if info, _, ok := r.cache.Get(o.Name); ok && info.Digest == d.DigestStr() && info.Version == o.Model.Version {
-		run.done = true
-	}
-	return nil
-}
-
 // obtain reads the model of run.digest from the store when the same version with the
 // same digest is there (checked against its recorded sha256), and otherwise pulls that
 // digest, verified while streaming into the store.
@@ -140,16 +122,16 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	if err := r.store.CheckKey(o.Name); err != nil {
 		return stalled("pull", "KeyUnavailable", fmt.Errorf("%s: %w", o.Name, err))
 	}
-	if rec, err := r.store.Lookup(o.Name, o.Model.Version); err == nil && rec.Digest == digest {
-		b, rec, err := r.store.ReadModel(o.Name, o.Model.Version)
+	if rec, err := r.store.Lookup(o.Name, run.version); err == nil && rec.Digest == digest {
+		b, rec, err := r.store.ReadModel(o.Name, run.version)
 		switch {
 		case err == nil:
 			run.bytes, run.rec, run.fromStore = b, rec, true
 			return nil
 		case errors.Is(err, store.ErrCorrupt):
-			dir, qerr := r.store.Quarantine(ctx, o.Name, o.Model.Version)
+			dir, qerr := r.store.Quarantine(ctx, o.Name, run.version)
 			if qerr != nil {
-				return stalled("pull", "StoreFailed", fmt.Errorf("quarantine corrupt %s/%s: %w", o.Name, o.Model.Version, qerr))
+				return stalled("pull", "StoreFailed", fmt.Errorf("quarantine corrupt %s/%s: %w", o.Name, run.version, qerr))
 			}
 			run.log.Warn("stored copy corrupt; quarantined it and pulling again", "digest", digest, "quarantine", dir, "err", err)
 		case errors.Is(err, store.ErrKeyUnavailable):
@@ -160,7 +142,10 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return stalled("pull", "StoreFailed", err)
 	}
-	ref := o.Model.Reference()
+	if run.offline {
+		return transient("pull", "PullFailed", fmt.Errorf("registry unreachable and no usable stored copy of %s", run.digest))
+	}
+	ref := o.Model.String()
 	art, err := r.reg.Fetch(ctx, run.digest)
 	if err != nil {
 		return pullError(fmt.Errorf("fetch manifest %s@%s: %w", ref, digest, err))
@@ -177,13 +162,14 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	}
 	defer rc.Close()
 	rec := store.Record{
-		Org: o.Name, Version: o.Model.Version, Repository: o.Model.Repository, Digest: digest,
+		Org: o.Name, Version: run.version, Repository: o.Model.Repository, Digest: digest,
 		ModelDigest: art.Model.Digest.String(), Format: string(art.Format), ConfigCommit: run.commit, Metadata: meta,
+		Signer: run.signer,
 	}
 	if _, err = r.store.Put(ctx, rec, rc); err != nil {
 		return pullError(fmt.Errorf("pull %s@%s: %w", ref, digest, err))
 	}
-	b, rec, err := r.store.ReadModel(o.Name, o.Model.Version)
+	b, rec, err := r.store.ReadModel(o.Name, run.version)
 	if err != nil {
 		return stalled("pull", "StoreFailed", err)
 	}
@@ -208,19 +194,19 @@ func pullError(err error) error {
 // keeps the serving model's inputs and outputs.
 func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 	o, digest := run.org, run.digest.DigestStr()
-	info := inference.ModelInfo{Org: o.Name, Version: o.Model.Version, Digest: digest, ConfigCommit: run.commit}
+	info := inference.ModelInfo{Org: o.Name, Version: run.version, Digest: digest, ConfigCommit: run.commit}
 	start := time.Now()
 	m, err := inference.LoadModel(ctx, run.bytes, info, r.opts.Load)
 	if r.opts.Metrics != nil {
 		r.opts.Metrics.ObserveLoad(o.Name, time.Since(start), err)
 	}
 	if err != nil {
-		return stalled("load", "LoadFailed", fmt.Errorf("load %s@%s into ONNX Runtime: %w", o.Model.Reference(), digest, err))
+		return stalled("load", "LoadFailed", fmt.Errorf("load %s@%s into ONNX Runtime: %w", o.Model, digest, err))
 	}
 	run.model = m
 	if _, sig, ok := r.cache.Get(o.Name); ok {
 		if err := sig.Compare(m.Signature()); err != nil {
-			return stalled("load", "SchemaChanged", fmt.Errorf("%s@%s changes the serving model's inputs/outputs: %w", o.Model.Reference(), digest, err))
+			return stalled("load", "SchemaChanged", fmt.Errorf("%s@%s changes the serving model's inputs/outputs: %w", o.Model, digest, err))
 		}
 	}
 	return nil
@@ -229,8 +215,8 @@ func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 // deploy publishes the candidate as the org's deployed version on disk, durably.
 func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 	run.swapStart = time.Now()
-	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit); err != nil {
-		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model.Reference(), run.digest.DigestStr(), err))
+	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit, store.PlaintextDeploy(run.org.PlaintextDeploy)); err != nil {
+		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model, run.digest.DigestStr(), err))
 	}
 	return nil
 }
@@ -274,7 +260,6 @@ func (r *Reconciler) Restore(ctx context.Context) error {
 		}
 		r.cache.Swap(org, m)
 		r.setState(org, func(s *orgState) {
-			s.desired = policy.ModelRef{Repository: rec.Repository, Version: rec.Version}
 			s.commit, s.applied = dep.ConfigCommit, true
 			s.deployed = Deployed{Version: rec.Version, Digest: rec.Digest, ConfigCommit: dep.ConfigCommit, Since: dep.DeployedAt}
 			s.announced = rec.Digest

@@ -5,8 +5,6 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 )
 
 // Options tune a Reconciler. The zero value gives the documented defaults.
@@ -80,6 +79,7 @@ func (o *Options) setDefaults() {
 type Reconciler struct {
 	mirror *gitops.Mirror
 	reg    *registry.Client
+	sigs   *cosign.Fetcher
 	store  *store.Store
 	cache  *inference.Cache
 	opts   Options
@@ -101,7 +101,7 @@ type Reconciler struct {
 func New(mirror *gitops.Mirror, reg *registry.Client, st *store.Store, cache *inference.Cache, opts Options) *Reconciler {
 	opts.setDefaults()
 	return &Reconciler{
-		mirror: mirror, reg: reg, store: st, cache: cache, opts: opts, log: opts.Logger,
+		mirror: mirror, reg: reg, sigs: cosign.NewFetcher(reg), store: st, cache: cache, opts: opts, log: opts.Logger,
 		kick: make(chan struct{}, 1), orgs: map[string]*orgState{},
 	}
 }
@@ -160,20 +160,17 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		return nil
 	}
 	commit := res.Commit
-	files, err := r.mirror.Files(ctx, commit, policy.OrgDir, ".yaml")
+	snap, err := r.mirror.Snapshot(ctx, commit)
 	if err != nil {
-		return fmt.Errorf("read %s/ at %s: %w", policy.OrgDir, gitops.ShortHash(commit), err)
+		return fmt.Errorf("read config repo at %s: %w", gitops.ShortHash(commit), err)
 	}
-	in := make([]policy.File, len(files))
-	prints := make(map[string]string, len(files))
-	for i, f := range files {
-		in[i] = policy.File{Path: f.Path, Data: f.Data}
-		sum := sha256.Sum256(f.Data)
-		prints[f.Path] = hex.EncodeToString(sum[:])
+	cfg, err := policy.Load(ctx, snap.FS(ctx))
+	if err != nil {
+		return fmt.Errorf("load config repo at %s: %w", gitops.ShortHash(commit), err)
 	}
-	desired := policy.ParseDesired(in)
+	desired := cfg.Desired()
 	for org, ps := range desired.Broken {
-		r.log.Error("org file has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
+		r.log.Error("org config has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
 		r.setState(org, func(s *orgState) {
 			s.lastErr, s.applied, s.commit, s.at = stalled("parse", "InvalidConfig", ps), false, commit.String(), r.now()
 			s.fingerprint = ""
@@ -184,7 +181,11 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for _, o := range desired.Orgs {
-		fp := prints[o.File]
+		fp := cfg.Fingerprint(o)
+		if o.Suspend {
+			r.suspend(o, fp, commit.String())
+			continue
+		}
 		if !r.needsWork(o, fp) {
 			continue
 		}
@@ -194,7 +195,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 			defer func() { <-sem; wg.Done() }()
 			octx, cancel := context.WithTimeout(ctx, r.opts.OrgTimeout)
 			defer cancel()
-			err := r.reconcileOrg(octx, o, commit.String())
+			err := r.reconcileOrg(octx, cfg, o, commit.String())
 			r.record(o, fp, commit.String(), err)
 		}()
 	}

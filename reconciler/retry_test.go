@@ -32,7 +32,7 @@ func TestRetryByKind(t *testing.T) {
 	w.push("acme", "junk", "not-onnx.onnx")
 	w.desire("acme on v1 before CI pushed it; globex on junk", map[string]string{"acme": "v1"})
 	w.key(t, "globex")
-	w.clone.Write("orgs/globex.yaml", "org: globex\nmodel: {repository: "+w.repo("acme")+", version: junk}\n")
+	w.clone.Write("orgs/globex.yaml", orgYAML("globex", w.repo("acme"), "junk"))
 	w.clone.Commit("globex on junk")
 	w.clone.Push()
 

@@ -11,6 +11,7 @@ import (
 	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
@@ -36,14 +37,20 @@ func scaleWorld(b *testing.B) *world {
 		b.Fatal(err)
 	}
 	w := &world{repoURL: url, reg: registrytest.Start(b), client: client, digests: map[string]string{}, keys: b.TempDir()}
+	w.signer, w.pubPEM = newSigner(b)
 	clone := gittest.Clone(b, url, filepath.Join(b.TempDir(), "work"))
+	clone.Write("keys/ci.pub", string(w.pubPEM))
 	for i := range scaleOrgs {
 		org := fmt.Sprintf("org-%04d", i)
 		w.key(b, org)
-		if _, err := client.Push(context.Background(), w.repo(org)+":v1", registry.PushInput{ModelPath: path}); err != nil {
+		d, err := client.Push(context.Background(), w.repo(org)+":v1", registry.PushInput{ModelPath: path})
+		if err == nil {
+			_, err = cosign.Sign(context.Background(), client, d, w.signer)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
-		clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel: {repository: %s, version: v1}\n", org, w.repo(org)))
+		clone.Write("orgs/"+org+".yaml", orgYAML(org, w.repo(org), "v1"))
 	}
 	clone.Commit("1000 orgs")
 	clone.Push()

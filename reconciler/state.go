@@ -39,6 +39,7 @@ type orgState struct {
 	nextAttempt   time.Time // no retry before this
 	deployed      Deployed
 	announced     string // the deployed digest last announced with a Deployed alert
+	suspended     bool   // the org file says suspend: true
 	at            time.Time
 }
 
@@ -137,6 +138,7 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 		}
 		wasFailing := s.lastErr != nil
 		s.desired, s.fingerprint, s.commit, s.lastErr, s.at = o.Model, fingerprint, commit, err, now
+		s.suspended = false
 		s.applied = err == nil
 		dep = s.deployed
 		if err == nil {
@@ -171,4 +173,16 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 			r.log.Warn("alert not queued", "org", o.Name, "kind", k, "err", serr)
 		}
 	}
+}
+
+// suspend records that org is suspended: nothing is reconciled, what is deployed keeps
+// serving, and status says so.
+func (r *Reconciler) suspend(o *policy.Org, fingerprint, commit string) {
+	now := r.now()
+	r.setState(o.Name, func(s *orgState) {
+		if !s.suspended {
+			r.log.Info("org suspended; keeping what it serves", "org", o.Name, "commit", shortCommit(commit))
+		}
+		s.suspended, s.desired, s.fingerprint, s.commit, s.at = true, o.Model, "", commit, now
+	})
 }

@@ -76,12 +76,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer stopRegistry()
 	say("▸ in-process OCI registry on %s", regHost)
 
-	pushed, err := pushModels(ctx, o.Dir, regHost)
+	pushed, pub, err := pushModels(ctx, o.Dir, regHost)
 	if err != nil {
 		return err
 	}
 	for _, p := range pushed {
-		say("  pushed %s", p)
+		say("  pushed and signed %s", p)
 	}
 
 	bare := filepath.Join(o.Dir, "config.git")
@@ -89,14 +89,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	files := map[string]string{"README.md": "# Talon demo config repository\n"}
+	files := map[string]string{"README.md": "# Talon demo config repository\n", "keys/ci.pub": string(pub)}
 	for _, org := range orgs {
 		files["orgs/"+org+".yaml"] = orgYAML(org, regHost, "v1")
 	}
 	if _, err := git.commitFiles(ctx, "Deploy v1 to acme and globex", files); err != nil {
 		return err
 	}
-	say("▸ config repository %s: orgs/acme.yaml and orgs/globex.yaml desire v1", bare)
+	say("▸ config repository %s: orgs/acme.yaml and orgs/globex.yaml desire v1, signed by keys/ci.pub", bare)
 
 	keys := filepath.Join(o.Dir, "keys")
 	for _, org := range orgs {
@@ -149,5 +149,5 @@ func ignoreCanceled(err error) error {
 }
 
 func orgYAML(org, regHost, version string) string {
-	return fmt.Sprintf("org: %s\nmodel:\n  repository: %s/%s/pdm\n  version: %s\n", org, regHost, org, version)
+	return fmt.Sprintf("org: %s\nmodel:\n  repository: %s/%s/pdm\n  version: %s\ntrust:\n  keys: [keys/ci.pub]\n", org, regHost, org, version)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 )
 
 // machine is the sensor row the story asks about: a warm, vibrating motor 13000 hours past its overhaul.
@@ -18,26 +19,35 @@ var machine = [pdm.NumFeatures]float32{86, 5.5, 5.8, 33, 2100, 13000}
 
 const waitTimeout = 60 * time.Second
 
-// pushModels writes v1 and v2 of the PdM model with metadata and a validation set, and
-// pushes both versions for every org with `talon push`'s code. It returns the pushed
-// digest references.
-func pushModels(ctx context.Context, dir, regHost string) ([]string, error) {
+// pushModels writes v1 and v2 of the PdM model with metadata and a validation set, pushes
+// both versions for every org with `talon push`'s code and signs each pushed digest with a
+// new cosign key pair, as CI would. It returns the pushed digest references and the
+// public key PEM the orgs trust.
+func pushModels(ctx context.Context, dir, regHost string) ([]string, []byte, error) {
 	data := pdm.Dataset(42, 500)
 	dataset := filepath.Join(dir, "validation.csv")
 	f, err := os.Create(dataset)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := pdm.WriteCSV(f, data); err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := f.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	client, err := registry.New()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	priv, pub, err := cosign.GenerateKeyPair([]byte(demoPassword))
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := cosign.LoadPrivateKey("ci.key", priv, []byte(demoPassword))
+	if err != nil {
+		return nil, nil, err
 	}
 	var pushed []string
 	for _, v := range []struct {
@@ -46,19 +56,25 @@ func pushModels(ctx context.Context, dir, regHost string) ([]string, error) {
 	}{{"v1", pdm.V1()}, {"v2", pdm.V2()}} {
 		model, meta, err := writeVersion(dir, v.tag, v.w, data)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, org := range orgs {
 			ref := fmt.Sprintf("%s/%s/pdm:%s", regHost, org, v.tag)
 			d, err := client.Push(ctx, ref, registry.PushInput{ModelPath: model, MetadataPath: meta, DatasetPath: dataset})
+			if err == nil {
+				_, err = cosign.Sign(ctx, client, d, signer)
+			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			pushed = append(pushed, d.String())
 		}
 	}
-	return pushed, nil
+	return pushed, pub, nil
 }
+
+// demoPassword encrypts the demo's throwaway CI signing key.
+const demoPassword = "talon-demo"
 
 func writeVersion(dir, tag string, w pdm.Weights, data []pdm.Sample) (model, meta string, err error) {
 	b, err := pdm.Model(w)

@@ -18,12 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/reconciler/alerts"
 	"github.com/eaglenotifier/talon/reconciler/daemon"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
@@ -146,20 +149,19 @@ func TestGitOpsStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	digests := map[string]string{}
+	signer, pub := newSigner(t)
 	for _, org := range []string{"acme", "globex"} {
 		for _, tag := range []string{"v1", "v2"} {
-			d, err := client.Push(context.Background(), regHost+"/"+org+"/pdm:"+tag, registry.PushInput{
+			d := pushSigned(t, client, signer, regHost+"/"+org+"/pdm:"+tag, registry.PushInput{
 				ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx"), MetadataPath: filepath.Join(testdataDir, "pdm-"+tag+".metadata.json"),
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			digests[org+":"+tag] = d.DigestStr()
 		}
 	}
 	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
+	clone.Write("keys/ci.pub", string(pub))
 	desire := func(org, tag string) {
-		clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s/%s/pdm\n  version: %s\n", org, regHost, org, tag))
+		clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel:\n  repository: %s/%s/pdm\n  version: %s\ntrust: {keys: [keys/ci.pub]}\n", org, regHost, org, tag))
 	}
 	desire("acme", "v1")
 	desire("globex", "v1")
@@ -251,10 +253,9 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, pub := newSigner(t)
 	for _, tag := range []string{"v1", "v2"} {
-		if _, err := client.Push(context.Background(), regHost+"/acme/pdm:"+tag, registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx")}); err != nil {
-			t.Fatal(err)
-		}
+		pushSigned(t, client, signer, regHost+"/acme/pdm:"+tag, registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx")})
 	}
 	got := make(chan map[string]any, 16)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -265,8 +266,9 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 	defer sink.Close()
 
 	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
+	clone.Write("keys/ci.pub", string(pub))
 	desire := func(tag string) string {
-		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s/acme/pdm, version: %s}\n", regHost, tag))
+		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s/acme/pdm, version: %s}\ntrust: {keys: [keys/ci.pub]}\n", regHost, tag))
 		sha := clone.Commit("acme " + tag)
 		clone.Push()
 		return sha
@@ -331,6 +333,32 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 			t.Errorf("pipeline log lacks %s:\n%s", want, b)
 		}
 	}
+}
+
+func newSigner(t *testing.T) (*cosign.Signer, []byte) {
+	t.Helper()
+	priv, pub, err := cosign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cosign.LoadPrivateKey("ci.key", priv, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pub
+}
+
+// pushSigned pushes like CI: talon push, then talon sign of the pushed digest.
+func pushSigned(t *testing.T, c *registry.Client, s *cosign.Signer, ref string, in registry.PushInput) name.Digest {
+	t.Helper()
+	d, err := c.Push(context.Background(), ref, in)
+	if err == nil {
+		_, err = cosign.Sign(context.Background(), c, d, s)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func gitShow(c *gittest.WorkClone, spec string) (string, error) {
