@@ -23,6 +23,7 @@ type orgRun struct {
 	commit string
 	log    *slog.Logger
 
+	subject      string // the config commit's subject (a rollback starts with `Revert "`)
 	version      string // the store's version key: the tag, or sha256-<hex> for a digest pin
 	offline      bool   // resolved from the store because the registry was unreachable
 	storedSigner string // the signer recorded with the stored copy, for offline checks
@@ -47,13 +48,14 @@ type step struct {
 // digest, load and warm up the model, check it keeps the serving signature, publish the
 // deployed symlink, then hot-swap it into the serving cache. Until the swap the org keeps
 // serving its last good model.
-func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, o *policy.Org, commit string) (err error) {
-	run := &orgRun{org: o, cfg: cfg, commit: commit, log: r.log.With("org", o.Name, "reference", o.Model.String(), "commit", shortCommit(commit))}
+func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, o *policy.Org, commit, subject string) (err error) {
+	run := &orgRun{org: o, cfg: cfg, commit: commit, subject: subject, log: r.log.With("org", o.Name, "reference", o.Model.String(), "commit", shortCommit(commit))}
 	steps := []step{
 		{pipelog.Resolve, r.resolve},
 		{pipelog.Verify, r.verify},
 		{pipelog.Pull, r.obtain},
 		{pipelog.Validate, r.load},
+		{"window", r.window},
 		{pipelog.Deploy, r.deploy},
 		{pipelog.Swap, r.swap},
 	}
@@ -76,6 +78,13 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, o *po
 		stage := plog.Stage(s.name)
 		err := s.fn(ctx, run)
 		stage.Done(err, slog.String("digest", run.digest.DigestStr()))
+		if until, ok := waitUntil(err); ok {
+			if run.model != nil {
+				run.model.Close()
+			}
+			run.log.Info("change held until the deployment window opens", "digest", run.digest.DigestStr(), "opens", until)
+			return err
+		}
 		if err != nil {
 			if run.model != nil {
 				run.model.Close()

@@ -136,7 +136,8 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 		if s.fingerprint != fingerprint || s.desired != o.Model {
 			s.attempts = 0
 		}
-		wasFailing := s.lastErr != nil
+		_, wasWaiting := waitUntil(s.lastErr)
+		wasFailing := s.lastErr != nil && !wasWaiting
 		s.desired, s.fingerprint, s.commit, s.lastErr, s.at = o.Model, fingerprint, commit, err, now
 		s.suspended = false
 		s.applied = err == nil
@@ -150,6 +151,10 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 				s.announced = s.deployed.Digest
 				kinds = append(kinds, alerts.Deployed)
 			}
+			return
+		}
+		if until, waiting := waitUntil(err); waiting {
+			s.nextAttempt = until
 			return
 		}
 		s.setPhase(PhaseFailed, now)
