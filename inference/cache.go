@@ -103,7 +103,7 @@ func (c *Cache) Acquire(org string) (m *Model, release func(), ok bool) {
 			return nil, nil, false
 		}
 		if m.acquire() {
-			return m, m.release, true
+			return m, m.releaseFn, true
 		}
 		if s.m.Load() == m {
 			// Closed but still in place: someone closed a model the cache owns.

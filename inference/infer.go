@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -46,6 +47,24 @@ func (m *Model) Infer(ctx context.Context, in []Tensor, outputs []string) ([]Ten
 	if err != nil {
 		return nil, err
 	}
+	res, planned, err := m.inferPlanned(ctx, in, order, pick)
+	if planned && (err == nil || ctx.Err() != nil) {
+		if err != nil {
+			return nil, fmt.Errorf("run %s %s: %w", m.info.Org, m.info.Version, err)
+		}
+		return res, nil
+	}
+	res, err = m.inferAllocated(ctx, in, order, pick)
+	if planned && err == nil {
+		m.plan.off.Store(true) // the output shapes did not follow from the batch size
+	}
+	return res, err
+}
+
+// inferAllocated runs a validated request with outputs that ONNX Runtime
+// allocates, whatever their shapes.
+func (m *Model) inferAllocated(ctx context.Context, in []Tensor, order, pick []int) ([]Tensor, error) {
+	var err error
 	inVals := make([]ort.Value, len(order))
 	outVals := make([]ort.Value, len(m.sig.Outputs))
 	defer destroyAll(inVals)
@@ -69,28 +88,30 @@ func (m *Model) Infer(ctx context.Context, in []Tensor, outputs []string) ([]Ten
 	return res, nil
 }
 
-// run runs the session, asking ONNX Runtime to stop if ctx is cancelled.
+// run runs the session, asking ONNX Runtime to stop if ctx is cancelled. Run
+// options come from a pool: creating and destroying them costs two cgo calls.
 func (m *Model) run(ctx context.Context, in, out []ort.Value) error {
 	if ctx.Done() == nil {
 		return m.sess.Run(in, out)
 	}
-	ro, err := ort.NewRunOptions()
+	opts, err := getRunOptions()
 	if err != nil {
 		return fmt.Errorf("run options: %w", err)
 	}
-	defer ro.Destroy()
 	terminated := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		ro.Terminate()
+		opts.ro.Terminate()
 		close(terminated)
 	})
-	err = m.sess.RunWithOptions(in, out, ro)
+	err = m.sess.RunWithOptions(in, out, opts.ro)
 	if !stop() {
-		<-terminated // ro must outlive Terminate
+		<-terminated // the options must outlive Terminate; terminated, they are not reused
 		if err != nil {
 			return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 		}
+		return err
 	}
+	runOptions.Put(opts)
 	return err
 }
 
@@ -105,6 +126,14 @@ func destroyAll(vals []ort.Value) {
 // bindInputs checks in against the signature and returns, for each signature
 // input, the index of the request tensor bound to it.
 func (m *Model) bindInputs(in []Tensor) ([]int, error) {
+	if inOrder(in, m.sig.Inputs) { // the usual case: no allocation
+		for i, t := range in {
+			if err := checkTensor(m.sig.Inputs[i], t); err != nil {
+				return nil, err
+			}
+		}
+		return m.identity[:len(in)], nil
+	}
 	order := make([]int, len(m.sig.Inputs))
 	for i := range order {
 		order[i] = -1
@@ -130,6 +159,19 @@ func (m *Model) bindInputs(in []Tensor) ([]int, error) {
 	return order, nil
 }
 
+// inOrder reports whether in names exactly the specs, in order.
+func inOrder(in []Tensor, specs []TensorSpec) bool {
+	if len(in) != len(specs) {
+		return false
+	}
+	for i, t := range in {
+		if t.Name != specs[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *Model) inputIndex(name string) int {
 	for i, s := range m.sig.Inputs {
 		if s.Name == name {
@@ -141,12 +183,9 @@ func (m *Model) inputIndex(name string) int {
 
 // pickOutputs maps requested output names to signature indexes.
 func (m *Model) pickOutputs(names []string) ([]int, error) {
-	if len(names) == 0 {
-		all := make([]int, len(m.sig.Outputs))
-		for i := range all {
-			all[i] = i
-		}
-		return all, nil
+	if len(names) == 0 || (len(names) == len(m.sig.Outputs) && slices.EqualFunc(names, m.sig.Outputs,
+		func(n string, s TensorSpec) bool { return n == s.Name })) {
+		return m.identity[:len(m.sig.Outputs)], nil
 	}
 	pick := make([]int, len(names))
 	for j, name := range names {

@@ -43,6 +43,13 @@ type Model struct {
 	sig     Signature
 	skipped []string
 	sess    *ort.DynamicAdvancedSession
+	plan    *ioPlan // nil: outputs are always allocated by ONNX Runtime
+	// releaseFn is m.release as a func value made once, so that Cache.Acquire
+	// does not allocate a closure per request.
+	releaseFn func()
+	// identity is 0, 1, 2, … (as many as the larger of inputs and outputs): the
+	// binding of a request that names every tensor in signature order. Read only.
+	identity []int
 
 	// state is 2×(in-flight calls) plus 1 once Close was called; the session is
 	// destroyed when it reaches exactly 1.
@@ -52,13 +59,19 @@ type Model struct {
 
 // LoadModel creates an ONNX Runtime session from the model bytes onnx, checks
 // that every input is a tensor of a served datatype (see Datatypes), and warms
-// the session up with inferences on zeros. It never reads a file and does not
+// the session up with inferences on zeros (two more, at batch sizes 1 and 2,
+// check whether the output shapes follow from the batch size, which lets Infer
+// bind outputs it allocated itself). On Linux the loading runs on an OS thread
+// of lower scheduling priority (nice +10), so that a large model loading does not
+// take CPU from requests being served. It never reads a file and does not
 // keep onnx: the caller may wipe the bytes once it returns. Outputs that are not
 // tensors of a served datatype (a scikit-learn ZipMap's sequence of maps, say) are
 // not served; SkippedOutputs names them. A model with no servable output is
 // rejected. InitRuntime must have been called.
 func LoadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
-	m, err := loadModel(ctx, onnx, info, opts)
+	var m *Model
+	var err error
+	withLowPriority(func() { m, err = loadModel(ctx, onnx, info, opts) })
 	if err != nil {
 		return nil, fmt.Errorf("load model %s %s: %w", info.Org, info.Version, err)
 	}
@@ -80,8 +93,13 @@ func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOption
 		return nil, fmt.Errorf("not a loadable ONNX model: %w", err)
 	}
 	m := &Model{info: info}
+	m.releaseFn = m.release
 	if m.sig, m.skipped, err = signatureOf(ins, outs); err != nil {
 		return nil, err
+	}
+	m.identity = make([]int, max(len(m.sig.Inputs), len(m.sig.Outputs)))
+	for i := range m.identity {
+		m.identity[i] = i
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -93,8 +111,11 @@ func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOption
 	if runs == 0 {
 		runs = 3
 	}
+	if plan := newPlan(m.sig); runs > 0 && plan != nil && m.planHolds(ctx, plan) {
+		m.plan = plan
+	}
 	for i := 0; i < runs; i++ {
-		if _, err := m.Infer(ctx, zeroInputs(m.sig), nil); err != nil {
+		if _, err := m.Infer(ctx, zeroInputs(m.sig, 1), nil); err != nil {
 			m.sess.Destroy()
 			return nil, fmt.Errorf("warm-up inference on zeros: %w", err)
 		}
@@ -177,8 +198,31 @@ func newSession(onnx []byte, sig Signature, opts LoadOptions) (*ort.DynamicAdvan
 	return sess, nil
 }
 
-// zeroInputs returns zero-filled inputs of batch 1 (every dynamic dimension 1).
-func zeroInputs(sig Signature) []Tensor {
+// planHolds reports whether the output shapes plan predicts are the ones the
+// model computes on zeros, at batch sizes 1 and 2 (1 only when no input has a
+// dynamic first dimension). m.plan must still be nil.
+func (m *Model) planHolds(ctx context.Context, plan *ioPlan) bool {
+	batches := []int64{1}
+	if slices.ContainsFunc(m.sig.Inputs, func(s TensorSpec) bool { return len(s.Shape) > 0 && s.Shape[0] < 0 }) {
+		batches = append(batches, 2)
+	}
+	for _, b := range batches {
+		out, err := m.Infer(ctx, zeroInputs(m.sig, b), nil)
+		if err != nil {
+			return false
+		}
+		for k, t := range out {
+			if !slices.Equal(t.Shape, shapeFor(plan.out[k], b)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// zeroInputs returns zero-filled inputs with a first dimension of batch where it
+// is dynamic, and every other dynamic dimension 1.
+func zeroInputs(sig Signature, batch int64) []Tensor {
 	in := make([]Tensor, len(sig.Inputs))
 	for i, s := range sig.Inputs {
 		shape := slices.Clone(s.Shape)
@@ -186,6 +230,9 @@ func zeroInputs(sig Signature) []Tensor {
 		for j, d := range shape {
 			if d < 0 {
 				shape[j] = 1
+				if j == 0 {
+					shape[j] = batch
+				}
 			}
 			n *= int(shape[j])
 		}
