@@ -50,6 +50,10 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Monitor, when set, holds the rolling windows that decide degradation.
 	Monitor *monitor.Monitor
+	// Reverter, when set, commits auto-rollbacks of degraded models.
+	Reverter Reverter
+	// MonitorInterval is how often CheckHealth runs between passes. The default is 15s.
+	MonitorInterval time.Duration
 	// Status, when set, receives every org's status after each pass that did something.
 	Status StatusPublisher
 	// BeforeStep, when set, is called before each step of an org's reconcile. Crash tests
@@ -66,6 +70,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.OrgTimeout <= 0 {
 		o.OrgTimeout = 10 * time.Minute
+	}
+	if o.MonitorInterval <= 0 {
+		o.MonitorInterval = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -95,6 +102,13 @@ type Reconciler struct {
 
 	mu   sync.Mutex
 	orgs map[string]*orgState
+	cfg  *policy.Config // the desired state of the last pass that read one
+}
+
+func (r *Reconciler) lastConfig() *policy.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
 }
 
 // New returns a Reconciler; Restore and Run start it.
@@ -122,18 +136,28 @@ func (r *Reconciler) Trigger() {
 
 // Run reconciles until ctx is done: once at once, then on every poll tick or Trigger.
 func (r *Reconciler) Run(ctx context.Context) error {
+	health := time.NewTicker(r.opts.MonitorInterval)
+	defer health.Stop()
 	for {
 		if err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("reconcile pass failed; serving what is deployed", "err", err)
 		}
+		r.CheckHealth(ctx)
 		t := time.NewTimer(jitter(r.opts.PollInterval))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-r.kick:
-			t.Stop()
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-health.C:
+				r.CheckHealth(ctx)
+				continue wait
+			case <-r.kick:
+				t.Stop()
+			case <-t.C:
+			}
+			break
 		}
 	}
 }
@@ -169,6 +193,15 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		return fmt.Errorf("load config repo at %s: %w", gitops.ShortHash(commit), err)
 	}
 	desired := cfg.Desired()
+	r.mu.Lock()
+	r.cfg = cfg
+	r.mu.Unlock()
+	if r.opts.Monitor != nil {
+		for _, o := range desired.Orgs {
+			// A no-op unless the org's monitoring window changed (which resets its samples).
+			r.opts.Monitor.SetWindow(o.Name, o.Monitoring.Window, o.Monitoring.Window+o.Monitoring.DegradedFor)
+		}
+	}
 	for org, ps := range desired.Broken {
 		r.log.Error("org config has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
 		r.setState(org, func(s *orgState) {

@@ -48,7 +48,17 @@ func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
 		}
 	}
 	run.digest = d
-	r.setState(o.Name, func(s *orgState) { s.desiredDigest = d.DigestStr() })
+	var quarantined bool
+	r.setState(o.Name, func(s *orgState) {
+		s.desiredDigest = d.DigestStr()
+		if s.quarantined != "" && s.quarantined != d.DigestStr() {
+			s.quarantined = "" // the desired state names another digest: lift the quarantine
+		}
+		quarantined = s.quarantined == d.DigestStr()
+	})
+	if quarantined {
+		return stalled("resolve", "Quarantined", fmt.Errorf("%s was rolled back as degraded and is quarantined; desire another version or digest", d))
+	}
 	if info, _, ok := r.cache.Get(o.Name); ok && info.Digest == d.DigestStr() && info.Version == run.version {
 		run.done = true
 	}

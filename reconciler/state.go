@@ -40,6 +40,7 @@ type orgState struct {
 	deployed      Deployed
 	announced     string // the deployed digest last announced with a Deployed alert
 	suspended     bool   // the org file says suspend: true
+	quarantined   string // a digest auto-rollback refused; not deployed again until desired changes
 	at            time.Time
 }
 
@@ -166,17 +167,12 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 			s.nextAttempt = now.Add(r.opts.Backoff.Delay(s.attempts))
 		}
 	})
-	if r.opts.Alerts == nil {
-		return
-	}
 	for _, k := range kinds {
 		ev := alerts.Event{Org: o.Name, Kind: k, Version: dep.Version, Digest: dep.Digest, Commit: commit, Time: now}
 		if err != nil {
 			ev.Version, ev.Digest, ev.Reason = o.Model.Version, "", ReasonOf(err)+": "+err.Error()
 		}
-		if serr := r.opts.Alerts.Send(ev); serr != nil {
-			r.log.Warn("alert not queued", "org", o.Name, "kind", k, "err", serr)
-		}
+		r.alert(ev)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/gitstatus"
 	"github.com/eaglenotifier/talon/reconciler/hooks"
 	"github.com/eaglenotifier/talon/reconciler/pipelog"
+	"github.com/eaglenotifier/talon/reconciler/rollback"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 )
@@ -125,10 +126,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	status, err := newStatusWriter(cfg, st.Root())
+	replica, err := replicaName(cfg)
 	if err != nil {
 		return err
 	}
+	status, err := newStatusWriter(cfg, replica, st.Root())
+	if err != nil {
+		return err
+	}
+	reverter := rollback.Reverter{URL: cfg.ConfigRepo, Branch: cfg.Branch, Dir: filepath.Join(st.Root(), "rollback.git"),
+		AuthorName: "Talon " + replica, AuthorEmail: "talon@" + replica + ".invalid"}
 	cache := inference.NewCache()
 	mon := monitor.New(monitor.Options{})
 	met := metrics.New(metrics.Options{Cache: cache, Monitor: mon})
@@ -141,6 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Status:       status,
 		Metrics:      met,
 		Monitor:      mon,
+		Reverter:     reverter,
 	})
 	if err := rec.Restore(ctx); err != nil {
 		return err
@@ -202,21 +210,25 @@ func mountWebhook(mux *http.ServeMux, cfg Config, rec *reconciler.Reconciler) er
 	return nil
 }
 
+// replicaName is --replica, else $POD_NAME, else the host name.
+func replicaName(cfg Config) (string, error) {
+	if cfg.Replica != "" {
+		return cfg.Replica, nil
+	}
+	if p := os.Getenv("POD_NAME"); p != "" {
+		return p, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("name this replica with --replica: %w", err)
+	}
+	return h, nil
+}
+
 // newStatusWriter returns the status-branch writer, or nil when status writing is off.
-func newStatusWriter(cfg Config, dataDir string) (reconciler.StatusPublisher, error) {
+func newStatusWriter(cfg Config, replica, dataDir string) (reconciler.StatusPublisher, error) {
 	if cfg.StatusBranch == "-" {
 		return nil, nil
-	}
-	replica := cfg.Replica
-	if replica == "" {
-		replica = os.Getenv("POD_NAME")
-	}
-	if replica == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("status: name this replica with --replica: %w", err)
-		}
-		replica = h
 	}
 	w, err := gitstatus.New(cfg.ConfigRepo, nil, cfg.StatusBranch, replica,
 		gitstatus.WithDir(filepath.Join(dataDir, "status.git")), gitstatus.WithAuthor("Talon "+replica, "talon@"+replica+".invalid"))
