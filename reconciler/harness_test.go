@@ -118,7 +118,7 @@ func (w *world) push(org, tag, file string) string {
 func (w *world) pushUnsigned(org, tag, file string) string {
 	w.t.Helper()
 	d, err := w.client.Push(context.Background(), w.repo(org)+":"+tag, registry.PushInput{
-		ModelPath:    filepath.Join(testdataDir, file),
+		ModelPath:    testFile(file),
 		MetadataPath: filepath.Join(testdataDir, "pdm-v1.metadata.json"),
 		DatasetPath:  filepath.Join(testdataDir, "validation.csv"),
 	})
@@ -127,6 +127,14 @@ func (w *world) pushUnsigned(org, tag, file string) string {
 	}
 	w.digests[org+":"+tag] = d.DigestStr()
 	return d.DigestStr()
+}
+
+// testFile is testdata/pdm/<file>, or file itself when it is a path.
+func testFile(file string) string {
+	if filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(testdataDir, file)
 }
 
 func (w *world) repo(org string) string { return w.reg + "/" + org + "/pdm" }
@@ -163,7 +171,7 @@ func (w *world) newReconciler(tb testing.TB, dataDir string) (*reconciler.Reconc
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := gitops.Open(context.Background(), filepath.Join(dataDir, "config.git"), w.repoURL)
+	m, err := gitops.Open(context.Background(), filepath.Join(dataDir, "config.git"), w.repoURL, gitops.WithMaxFileSize(64<<20))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/gitops"
 	"github.com/eaglenotifier/talon/reconciler/pipelog"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
@@ -20,6 +21,7 @@ import (
 type orgRun struct {
 	org    *policy.Org
 	cfg    *policy.Config
+	snap   *gitops.Snapshot
 	commit string
 	log    *slog.Logger
 
@@ -28,6 +30,8 @@ type orgRun struct {
 	offline      bool   // resolved from the store because the registry was unreachable
 	storedSigner string // the signer recorded with the stored copy, for offline checks
 	signer       string // fingerprint of the key that verified the digest
+	dataset      []byte // the artifact's validation set, when pulled with it
+	gateRecord   *GateRecord
 
 	digest    name.Digest
 	bytes     []byte
@@ -48,13 +52,15 @@ type step struct {
 // digest, load and warm up the model, check it keeps the serving signature, publish the
 // deployed symlink, then hot-swap it into the serving cache. Until the swap the org keeps
 // serving its last good model.
-func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, o *policy.Org, commit, subject string) (err error) {
-	run := &orgRun{org: o, cfg: cfg, commit: commit, subject: subject, log: r.log.With("org", o.Name, "reference", o.Model.String(), "commit", shortCommit(commit))}
+func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap *gitops.Snapshot, o *policy.Org) (err error) {
+	commit := snap.Commit().Hash.String()
+	run := &orgRun{org: o, cfg: cfg, snap: snap, commit: commit, subject: snap.Commit().Subject, log: r.log.With("org", o.Name, "reference", o.Model.String(), "commit", shortCommit(commit))}
 	steps := []step{
 		{pipelog.Resolve, r.resolve},
 		{pipelog.Verify, r.verify},
 		{pipelog.Pull, r.obtain},
 		{pipelog.Validate, r.load},
+		{"gate", r.gate},
 		{"window", r.window},
 		{pipelog.Deploy, r.deploy},
 		{pipelog.Swap, r.swap},
@@ -117,7 +123,7 @@ func (r *Reconciler) pipeRun(org, commit string) *pipelog.Run {
 
 func phaseOf(step string) Phase {
 	switch step {
-	case pipelog.Deploy, pipelog.Swap:
+	case pipelog.Deploy, pipelog.Swap, "window":
 		return PhaseDeploying
 	}
 	return PhaseValidating
@@ -158,6 +164,11 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	art, err := r.reg.Fetch(ctx, run.digest)
 	if err != nil {
 		return pullError(fmt.Errorf("fetch manifest %s@%s: %w", ref, digest, err))
+	}
+	if art.Dataset != nil && gateConfigured(o.Validation) && o.Validation.Dataset.From != "repo" {
+		if run.dataset, _, err = readDataset(ctx, art.OpenDataset); err != nil {
+			return pullError(fmt.Errorf("read dataset of %s@%s: %w", ref, digest, err))
+		}
 	}
 	var meta []byte
 	if art.Metadata != nil {

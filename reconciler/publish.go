@@ -43,6 +43,7 @@ func (r *Reconciler) statusDocs(observed string) map[string]gitstatus.Status {
 			Phase:          gitstatus.Phase(s.phase),
 			LastTransition: s.transition,
 			Conditions:     conditions(s, r.now()),
+			Validation:     s.validation,
 		}
 		if s.desired.Repository == "" {
 			st.Desired.Reference = ""
@@ -60,6 +61,9 @@ func conditions(s *orgState, now time.Time) []gitstatus.Condition {
 	ready := gitstatus.Condition{Type: "Ready", Status: "True", Reason: "Deployed", LastTransition: now,
 		Message: "serving " + s.deployed.Version + " (" + s.deployed.Digest + ")"}
 	stalledC := gitstatus.Condition{Type: "Stalled", Status: "False", Reason: "Progressing", LastTransition: now}
+	if s.suspended {
+		ready.Reason, ready.Message = "Suspended", "suspended in the config repo; "+ready.Message
+	}
 	if s.lastErr != nil {
 		ready.Status, ready.Reason, ready.Message = "False", ReasonOf(s.lastErr), s.lastErr.Error()
 		if KindOf(s.lastErr) == Stalled {

@@ -228,7 +228,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 			defer func() { <-sem; wg.Done() }()
 			octx, cancel := context.WithTimeout(ctx, r.opts.OrgTimeout)
 			defer cancel()
-			err := r.reconcileOrg(octx, cfg, o, commit.String(), snap.Commit().Subject)
+			err := r.reconcileOrg(octx, cfg, snap, o)
 			r.record(o, fp, commit.String(), err)
 		}()
 	}

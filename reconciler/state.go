@@ -41,6 +41,7 @@ type orgState struct {
 	announced     string // the deployed digest last announced with a Deployed alert
 	suspended     bool   // the org file says suspend: true
 	quarantined   string // a digest auto-rollback refused; not deployed again until desired changes
+	validation    any    // the last quality-gate summary, for status
 	at            time.Time
 }
 

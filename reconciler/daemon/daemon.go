@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	mirror, err := gitops.Open(ctx, filepath.Join(st.Root(), "config.git"), cfg.ConfigRepo, gitops.WithBranch(cfg.Branch))
+	mirror, err := gitops.Open(ctx, filepath.Join(st.Root(), "config.git"), cfg.ConfigRepo, gitops.WithBranch(cfg.Branch), gitops.WithMaxFileSize(64<<20))
 	if err != nil {
 		return fmt.Errorf("config repo %s: %w", cfg.ConfigRepo, err)
 	}
