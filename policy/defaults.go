@@ -31,9 +31,9 @@ func BuiltinDefaults() Policy {
 }
 
 // BuiltinRoot returns talon.yaml's built-in settings: no registry host, poll every 30s,
-// status on branch talon/status, and BuiltinDefaults as the org defaults.
+// status on branch talon-status, and BuiltinDefaults as the org defaults.
 func BuiltinRoot() Root {
-	return Root{PollInterval: 30 * time.Second, StatusBranch: "talon/status", Defaults: BuiltinDefaults()}
+	return Root{PollInterval: 30 * time.Second, StatusBranch: "talon-status", Defaults: BuiltinDefaults()}
 }
 
 // complete fills in the computed defaults of o.

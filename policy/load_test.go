@@ -281,7 +281,7 @@ func TestLoadAliasBudget(t *testing.T) {
 
 func TestLoadEmptyAndCancelled(t *testing.T) {
 	cfg := mustLoad(t, map[string]string{"README.md": "hi"})
-	if len(cfg.Problems) != 0 || len(cfg.Orgs) != 0 || cfg.Root.StatusBranch != "talon/status" {
+	if len(cfg.Problems) != 0 || len(cfg.Orgs) != 0 || cfg.Root.StatusBranch != "talon-status" {
 		t.Errorf("empty repo: %+v", cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -154,7 +154,7 @@ type Promotion struct {
 type Root struct {
 	Registry     Registry      `yaml:"registry" doc:"Registry defaults."`
 	PollInterval time.Duration `yaml:"pollInterval" talon:"min=1" doc:"How often Talon polls this repository. Default 30s."`
-	StatusBranch string        `yaml:"statusBranch" talon:"branch" doc:"Branch Talon writes status to (status/<org>/<replica>.yaml). Default talon/status."`
+	StatusBranch string        `yaml:"statusBranch" talon:"branch" doc:"Branch Talon writes status to (status/<org>/<replica>.yaml). Default talon-status."`
 	Defaults     Policy        `yaml:"defaults" doc:"Settings every org file inherits unless it sets them itself."`
 
 	// Origins says where each setting came from, by path, as in Org.Origins.
