@@ -50,7 +50,7 @@ func newRoot() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "json", "log format: json or text")
-	pf.StringVar(&g.ortLib, "ort-lib", "", "path of libonnxruntime.so (default: $TALON_ORT_LIB, the `make ort` cache, the system library path)")
+	pf.StringVar(&g.ortLib, "ort-lib", "", "path of libonnxruntime.so (default: $TALON_ORT_LIB, the make-ort cache, the system library path)")
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd(g))
 	}
