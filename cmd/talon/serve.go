@@ -16,6 +16,7 @@ import (
 	"github.com/eaglenotifier/talon/inference/monitor"
 	"github.com/eaglenotifier/talon/inference/oip"
 	"github.com/eaglenotifier/talon/inference/watch"
+	"github.com/eaglenotifier/talon/reconciler/daemon"
 	"github.com/eaglenotifier/talon/reconciler/store"
 )
 
@@ -116,21 +117,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	if cfg.onListen != nil {
 		cfg.onListen(ln.Addr().String())
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	watchDone := make(chan struct{})
-	go func() { defer close(watchDone); w.Run(ctx) }()
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shut)
-	<-watchDone
-	return err
+	return daemon.Serve(ctx, ln, srv, w.Run)
 }
 
 // deployedLoader reads an org's deployed model (decrypted into memory) and its

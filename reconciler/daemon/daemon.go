@@ -168,25 +168,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OnListen != nil {
 		cfg.OnListen(ln.Addr().String())
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	loopDone := make(chan struct{})
-	go func() { defer close(loopDone); rec.Run(ctx) }()
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shut)
-	<-loopDone
-	if notifier != nil {
-		notifier.Close(shut)
-	}
-	cache.Close()
-	return err
+	return Serve(ctx, ln, srv, func(ctx context.Context) { rec.Run(ctx) }, func(shut context.Context) {
+		if notifier != nil {
+			notifier.Close(shut)
+		}
+		cache.Close()
+	})
 }
 
 // mountWebhook serves POST /hooks/git when a secret is configured: a verified push to the

@@ -137,5 +137,5 @@ func (m *Mirror) remoteErr(ctx context.Context, doing string, err error) error {
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%w: %s (check the URL)", ErrRepositoryNotFound, m.display)
 	}
-	return fmt.Errorf("%s %s branch %s: %w", doing, m.display, m.branch, redactErr(err))
+	return fmt.Errorf("%s %s branch %s: %w", doing, m.display, m.branch, RedactErr(err))
 }

@@ -105,7 +105,7 @@ func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error)
 	if dir == "" {
 		return nil, errors.New("open mirror: empty directory")
 	}
-	norm, display, err := normalizeURL(url)
+	norm, display, err := NormalizeURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
@@ -214,9 +214,9 @@ func (m *Mirror) remote() *git.Remote {
 	})
 }
 
-// normalizeURL turns a local path into an absolute file:// URL, checks the scheme of other
+// NormalizeURL turns a local path into an absolute file:// URL, checks the scheme of other
 // URLs, and returns the URL to use and the same URL without credentials for messages.
-func normalizeURL(raw string) (norm, display string, err error) {
+func NormalizeURL(raw string) (norm, display string, err error) {
 	if raw == "" {
 		return "", "", errors.New("empty repository URL")
 	}
@@ -233,7 +233,7 @@ func normalizeURL(raw string) (norm, display string, err error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("repository URL: %w", redactErr(err))
+		return "", "", fmt.Errorf("repository URL: %w", RedactErr(err))
 	}
 	switch u.Scheme {
 	case "file", "git", "http", "https":
@@ -248,8 +248,8 @@ func normalizeURL(raw string) (norm, display string, err error) {
 	return raw, shown.String(), nil
 }
 
-// redactErr drops the URL a *url.Error carries (it may hold credentials) and keeps the reason.
-func redactErr(err error) error {
+// RedactErr drops the URL a *url.Error carries (it may hold credentials) and keeps the reason.
+func RedactErr(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -18,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/eaglenotifier/talon/reconciler/gitops"
 )
 
 // remoteName is the name of the only remote; it is never written to the repository's config.
@@ -48,7 +48,7 @@ type Remote struct {
 // is "". Open does no network I/O. auth may be nil (credentials in an http(s) URL are then
 // used); credentials never appear in errors or in the repository's files.
 func Open(dir, rawURL string, auth transport.AuthMethod) (*Remote, error) {
-	norm, display, err := NormalizeURL(rawURL)
+	norm, display, err := gitops.NormalizeURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -214,48 +214,5 @@ func (r *Remote) remoteErr(ctx context.Context, doing, branch string, err error)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%w: %s (check the URL)", ErrRepositoryNotFound, r.display)
 	}
-	return fmt.Errorf("%s %s branch %s: %w", doing, r.display, branch, redactErr(err))
-}
-
-// NormalizeURL turns a local path into an absolute file:// URL, checks the scheme of other
-// URLs, and returns the URL to use and the same URL without credentials for messages.
-func NormalizeURL(raw string) (norm, display string, err error) {
-	if raw == "" {
-		return "", "", errors.New("empty repository URL")
-	}
-	if !strings.Contains(raw, "://") {
-		if i := strings.IndexByte(raw, ':'); i > 0 && !strings.ContainsAny(raw[:i], `/\`) {
-			return "", "", fmt.Errorf("repository URL %q: scp-style ssh URLs are not supported; use a path, file://, git://, http:// or https://", raw)
-		}
-		abs, err := filepath.Abs(raw)
-		if err != nil {
-			return "", "", fmt.Errorf("repository path %q: %w", raw, err)
-		}
-		u := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
-		return u, u, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", fmt.Errorf("repository URL: %w", redactErr(err))
-	}
-	switch u.Scheme {
-	case "file", "git", "http", "https":
-	default:
-		return "", "", fmt.Errorf("repository URL scheme %q is not supported; use a path, file://, git://, http:// or https://", u.Scheme)
-	}
-	if u.Scheme != "file" && u.Host == "" {
-		return "", "", fmt.Errorf("repository URL %s: no host", u.Redacted())
-	}
-	shown := *u
-	shown.User = nil
-	return raw, shown.String(), nil
-}
-
-// redactErr drops the URL a *url.Error carries (it may hold credentials) and keeps the reason.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return fmt.Errorf("%s %s branch %s: %w", doing, r.display, branch, gitops.RedactErr(err))
 }

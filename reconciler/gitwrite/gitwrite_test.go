@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/eaglenotifier/talon/reconciler/gitops"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
 )
 
@@ -213,13 +214,13 @@ func TestSyncListsOnlyWhenHeld(t *testing.T) {
 }
 
 func TestNormalizeURLHidesCredentials(t *testing.T) {
-	_, display, err := NormalizeURL("https://ci:s3cret@git.example.invalid/config.git")
+	_, display, err := gitops.NormalizeURL("https://ci:s3cret@git.example.invalid/config.git")
 	if err != nil || strings.Contains(display, "s3cret") || display != "https://git.example.invalid/config.git" {
 		t.Errorf("display = %q, %v", display, err)
 	}
 	for _, bad := range []string{"", "git@host:repo.git", "ssh://host/repo", "http:///x"} {
-		if _, _, err := NormalizeURL(bad); err == nil {
-			t.Errorf("NormalizeURL(%q) accepted", bad)
+		if _, _, err := gitops.NormalizeURL(bad); err == nil {
+			t.Errorf("gitops.NormalizeURL(%q) accepted", bad)
 		}
 	}
 }
