@@ -12,7 +12,16 @@
 //	models/<org>/deployed -> .deploy-<n>        the symlink readers follow; swapped by rename
 //	models/<org>/.quarantine/<time>-<version>/  versions set aside by Quarantine
 //	models/<org>/.lock                          serializes writers across processes (flock)
-//	backups/<org>/, pipeline/<org>/logs/        kept for the housekeeping and pipeline logs
+//	models/<org>/model_<version>.validation.json
+//	                                            the validation report (PutReport)
+//	backups/<org>/model_<version>.*             copies Backup keeps of replaced versions: the
+//	                                            same files (hard links where possible) plus
+//	                                            model_<version>.deployment.json
+//	pipeline/<org>/logs/                        the pipeline logs
+//
+// A version exists when its record (metadata.json) does: Put, Backup and RestoreBackup
+// write it last and Delete removes it first, so a crash never leaves a record without
+// its model, and model files without a record are leftovers (VersionInfo.Leftovers).
 //
 // Keys live outside the data directory, one age identity file per org:
 // <keydir>/<org>.agekey (see WithKeyDir and GenerateKey). The first identity in the file is
@@ -87,7 +96,11 @@ type Record struct {
 	Format       string `json:"format,omitempty"`
 	ConfigCommit string `json:"configCommit,omitempty"`
 	// Signer names the trusted key whose signature was verified (set by the caller).
-	Signer   string          `json:"signer,omitempty"`
+	Signer string `json:"signer,omitempty"`
+	// Created is when the artifact was created (the manifest's
+	// org.opencontainers.image.created annotation); zero when unknown. Retention ranks
+	// versions by it, or by StoredAt when it is zero.
+	Created  time.Time       `json:"created,omitzero"`
 	StoredAt time.Time       `json:"storedAt"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
@@ -100,6 +113,8 @@ type Store struct {
 	// testHookKeysLoaded, when set by a test, runs between loading a key file and reading
 	// the model file it decrypts.
 	testHookKeysLoaded func()
+	// testHookLink, when set by a test, replaces os.Link (to make hard links fail).
+	testHookLink func(oldname, newname string) error
 }
 
 // Option configures Open.

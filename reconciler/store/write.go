@@ -172,6 +172,9 @@ func (s *Store) decryptTo(ctx context.Context, org, src string, rec Record, dst 
 	h := sha256.New()
 	fill := func(w io.Writer) (int64, error) {
 		n, err := streamDecrypted(w, src, ctxReader{ctx, f}, keys.ids, h, rec.Size)
+		if ctx.Err() != nil {
+			return n, ctx.Err() // not ErrCorrupt: the read was cut short
+		}
 		var nomatch *age.NoIdentityMatchError
 		if errors.As(err, &nomatch) {
 			err = corrupt(src, "not encrypted to any identity in %s (a file of another org, or the key file was replaced)", keys.path)
