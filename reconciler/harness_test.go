@@ -154,15 +154,15 @@ func (w *world) desire(msg string, tags map[string]string) string {
 // reconciler builds a Reconciler over a fresh data dir (or dataDir when given).
 func (w *world) reconciler(dataDir string) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
 	w.t.Helper()
-	return w.newReconciler(w.t, dataDir)
+	return w.newReconciler(w.t, dataDir, reconciler.Options{})
 }
 
 // reconcilerB is reconciler for benchmarks.
 func (w *world) reconcilerB(b *testing.B) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
-	return w.newReconciler(b, "")
+	return w.newReconciler(b, "", reconciler.Options{})
 }
 
-func (w *world) newReconciler(tb testing.TB, dataDir string) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
+func (w *world) newReconciler(tb testing.TB, dataDir string, opts reconciler.Options) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
 	tb.Helper()
 	if dataDir == "" {
 		dataDir = tb.TempDir()
@@ -177,7 +177,7 @@ func (w *world) newReconciler(tb testing.TB, dataDir string) (*reconciler.Reconc
 	}
 	cache := inference.NewCache()
 	tb.Cleanup(cache.Close)
-	return reconciler.New(m, w.client, st, cache, reconciler.Options{}), cache, st
+	return reconciler.New(m, w.client, st, cache, opts), cache, st
 }
 
 // fileDigest is the sha256 of a testdata file, as a layer digest.

@@ -60,6 +60,7 @@ func (r *Reconciler) judge(ctx context.Context, o *policy.Org, version, digest s
 			}
 		case v.Health == policy.Stable && !v.Pending:
 			s.setPhase(PhaseStable, now)
+			s.lastGood = s.deployed.Version
 		default:
 			s.setPhase(PhaseMonitoring, now)
 		}

@@ -1,9 +1,11 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -137,6 +139,11 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	if err := r.store.CheckKey(o.Name); err != nil {
 		return stalled("pull", "KeyUnavailable", fmt.Errorf("%s: %w", o.Name, err))
 	}
+	if _, err := r.store.Lookup(o.Name, run.version); errors.Is(err, store.ErrNotFound) {
+		if rerr := r.store.RestoreBackup(ctx, o.Name, run.version); rerr == nil {
+			run.log.Info("restored this version from backups", "version", run.version)
+		}
+	}
 	if rec, err := r.store.Lookup(o.Name, run.version); err == nil && rec.Digest == digest {
 		b, rec, err := r.store.ReadModel(o.Name, run.version)
 		switch {
@@ -186,14 +193,15 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 		ModelDigest: art.Model.Digest.String(), Format: string(art.Format), ConfigCommit: run.commit, Metadata: meta,
 		Signer: run.signer,
 	}
-	if _, err = r.store.Put(ctx, rec, rc); err != nil {
+	// The plaintext is kept in memory while it streams into the store: Put checks its
+	// sha256 (as the registry reader did) before anything becomes visible, so the bytes
+	// need no second decrypt-and-hash to be loaded.
+	var plain bytes.Buffer
+	plain.Grow(int(min(art.Model.Size, 1<<30)))
+	if rec, err = r.store.Put(ctx, rec, io.TeeReader(rc, &plain)); err != nil {
 		return pullError(fmt.Errorf("pull %s@%s: %w", ref, digest, err))
 	}
-	b, rec, err := r.store.ReadModel(o.Name, run.version)
-	if err != nil {
-		return stalled("pull", "StoreFailed", err)
-	}
-	run.bytes, run.rec = b, rec
+	run.bytes, run.rec = plain.Bytes(), rec
 	return nil
 }
 
@@ -232,9 +240,18 @@ func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 	return nil
 }
 
-// deploy publishes the candidate as the org's deployed version on disk, durably.
+// deploy keeps the outgoing version in backups/<org>/ and publishes the candidate as the
+// org's deployed version on disk, durably. A failed backup is logged, never blocking.
 func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 	run.swapStart = time.Now()
+	if v, err := r.store.Backup(ctx, run.org.Name); err != nil {
+		if ctx.Err() != nil {
+			return transient("deploy", "DeployInterrupted", ctx.Err())
+		}
+		run.log.Warn("outgoing version not backed up", "err", err)
+	} else if v != "" {
+		run.log.Debug("outgoing version backed up", "backup", v)
+	}
 	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit, store.PlaintextDeploy(run.org.PlaintextDeploy)); err != nil {
 		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model, run.digest.DigestStr(), err))
 	}
@@ -250,6 +267,9 @@ func (r *Reconciler) swap(_ context.Context, run *orgRun) error {
 	}
 	now := r.now()
 	r.setState(run.org.Name, func(s *orgState) {
+		if s.deployed.Version != "" && s.phase != PhaseDegraded && s.phase != PhaseRollback && s.quarantined != s.deployed.Digest {
+			s.lastGood = s.deployed.Version // replaced while serving without trouble
+		}
 		s.deployed = Deployed{Version: run.rec.Version, Digest: run.digest.DigestStr(), ConfigCommit: run.commit, Since: now}
 		s.setPhase(PhaseDeployed, now)
 	})

@@ -143,6 +143,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			r.log.Warn("reconcile pass failed; serving what is deployed", "err", err)
 		}
 		r.CheckHealth(ctx)
+		r.Housekeep(ctx)
 		t := time.NewTimer(jitter(r.opts.PollInterval))
 	wait:
 		for {
@@ -152,6 +153,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 				return nil
 			case <-health.C:
 				r.CheckHealth(ctx)
+				r.Housekeep(ctx)
 				continue wait
 			case <-r.kick:
 				t.Stop()

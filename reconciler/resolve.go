@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/eaglenotifier/talon/policy"
+	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 	"github.com/eaglenotifier/talon/registry/cosign"
 )
@@ -73,8 +74,13 @@ func (r *Reconciler) resolveTag(ctx context.Context, run *orgRun) (name.Digest, 
 		return d, nil
 	}
 	rec, lerr := r.store.Lookup(o.Name, run.version)
+	if errors.Is(lerr, store.ErrNotFound) && !errors.Is(err, registry.ErrNotFound) {
+		if rerr := r.store.RestoreBackup(ctx, o.Name, run.version); rerr == nil {
+			rec, lerr = r.store.Lookup(o.Name, run.version)
+		}
+	}
 	if errors.Is(err, registry.ErrNotFound) || lerr != nil || rec.Repository != o.Model.Repository {
-		return name.Digest{}, transient("resolve", "ResolveFailed", fmt.Errorf("resolve %s: %w", ref, err))
+		return name.Digest{}, transient("resolve", "ResolveFailed", err)
 	}
 	d, derr := name.NewDigest(o.Model.Repository+"@"+rec.Digest, name.Insecure)
 	if derr != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/reconciler"
-	"github.com/eaglenotifier/talon/reconciler/gitops"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry/registrytest"
 )
@@ -37,7 +36,7 @@ func TestRetryByKind(t *testing.T) {
 	w.clone.Push()
 
 	now := time.Unix(1_700_000_000, 0)
-	r, cache := clockedReconciler(t, w, func() time.Time { return now })
+	r, cache, _ := clockedReconciler(t, w, func() time.Time { return now })
 	ctx := context.Background()
 	if err := r.ReconcileOnce(ctx); err != nil {
 		t.Fatal(err)
@@ -108,18 +107,8 @@ func TestRevertWithRegistryDown(t *testing.T) {
 	}
 }
 
-func clockedReconciler(t *testing.T, w *world, now func() time.Time) (*reconciler.Reconciler, *inference.Cache) {
+// clockedReconciler is a reconciler over a fresh data dir whose clock is now.
+func clockedReconciler(t *testing.T, w *world, now func() time.Time) (*reconciler.Reconciler, *inference.Cache, *store.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(dir, store.WithKeyDir(w.keys))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := gitops.Open(context.Background(), dir+"/config.git", w.repoURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := inference.NewCache()
-	t.Cleanup(cache.Close)
-	return reconciler.New(m, w.client, st, cache, reconciler.Options{Now: now}), cache
+	return w.newReconciler(t, "", reconciler.Options{Now: now})
 }

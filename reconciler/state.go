@@ -38,10 +38,12 @@ type orgState struct {
 	attempts      int       // consecutive transient failures
 	nextAttempt   time.Time // no retry before this
 	deployed      Deployed
-	announced     string // the deployed digest last announced with a Deployed alert
-	suspended     bool   // the org file says suspend: true
-	quarantined   string // a digest auto-rollback refused; not deployed again until desired changes
-	validation    any    // the last quality-gate summary, for status
+	announced     string    // the deployed digest last announced with a Deployed alert
+	suspended     bool      // the org file says suspend: true
+	quarantined   string    // a digest auto-rollback refused; not deployed again until desired changes
+	validation    any       // the last quality-gate summary, for status
+	lastGood      string    // the last version that served Stable, or was replaced without trouble
+	retentionNext time.Time // when retention is next due
 	at            time.Time
 }
 

@@ -19,7 +19,7 @@ func TestDeploymentWindow(t *testing.T) {
 		return orgYAML("acme", w.repo("acme"), tag) + "window: {schedule: \"0 2 * * *\", duration: 1h}\n"
 	}
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	r, cache := clockedReconciler(t, w, func() time.Time { return now })
+	r, cache, _ := clockedReconciler(t, w, func() time.Time { return now })
 	ctx := context.Background()
 	w.key(t, "acme")
 

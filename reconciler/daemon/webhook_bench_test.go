@@ -1,0 +1,297 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eaglenotifier/talon/examples/pdm"
+	"github.com/eaglenotifier/talon/inference"
+	"github.com/eaglenotifier/talon/reconciler/daemon"
+	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
+	"github.com/eaglenotifier/talon/reconciler/store"
+	"github.com/eaglenotifier/talon/registry"
+	"github.com/eaglenotifier/talon/registry/cosign"
+	"github.com/eaglenotifier/talon/registry/registrytest"
+)
+
+// BenchmarkWebhookToServing measures what a person waits for: from a signed GitHub push
+// webhook for a commit that bumps acme to a new signed version, to the first inference
+// answered by that version (git fetch, parse, resolve, verify, pull into the encrypted
+// store, load, deploy, swap, and the answer). Each iteration also times, alone and on
+// the same artifact, what Talon cannot avoid: resolve the tag, fetch and verify its
+// cosign signature, fetch the manifest, read the model layer and load it into ONNX
+// Runtime. ns/op is the webhook path; "ratio" is webhook path / pull+verify+load
+// (goal ≤ 1.2). Every version is a new artifact, so nothing comes from a cache.
+// Run it with -benchtime=5x: the registry keeps every version in memory.
+func BenchmarkWebhookToServing(b *testing.B) {
+	for _, size := range []int{4 << 10, 64 << 20} {
+		name := fmt.Sprintf("%dKiB", size>>10)
+		if size >= 1<<20 {
+			name = fmt.Sprintf("%dMiB", size>>20)
+		}
+		b.Run(name, func(b *testing.B) { benchWebhook(b, size) })
+	}
+}
+
+func benchWebhook(b *testing.B, size int) {
+	lib, err := inference.FindORTLibrary("")
+	if err == nil {
+		err = inference.InitRuntime(lib)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	root := b.TempDir()
+	gittest.NewBareRepo(b, root, "config")
+	repoURL := gittest.StartDaemon(b, root) + "/config.git"
+	client, err := registry.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	repo := registrytest.Start(b) + "/acme/pdm"
+	signer, pub := benchSigner(b)
+	clone := gittest.Clone(b, repoURL, filepath.Join(b.TempDir(), "work"))
+	clone.Write("keys/ci.pub", string(pub))
+	keys := b.TempDir()
+	if _, err := store.GenerateKey(keys, "acme"); err != nil {
+		b.Fatal(err)
+	}
+	modelPath := filepath.Join(b.TempDir(), "model.onnx")
+	// release is CI and a person: push and sign version i, commit and push the bump.
+	release := func(i int) (tag, commit string) {
+		tag = fmt.Sprintf("r%d", i)
+		model, err := pdm.ModelWithPadding([]pdm.Weights{pdm.V1(), pdm.V2()}[i%2], size-4*i)
+		if err == nil {
+			err = os.WriteFile(modelPath, model, 0o644)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := client.Push(ctx, repo+":"+tag, registry.PushInput{ModelPath: modelPath})
+		if err == nil {
+			_, err = cosign.Sign(ctx, client, d, signer)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s, version: %s}\ntrust: {keys: [keys/ci.pub]}\n", repo, tag))
+		commit = clone.Commit("acme " + tag)
+		clone.Push()
+		return tag, commit
+	}
+
+	secret := []byte("bench-webhook-secret")
+	tag, commit := release(0)
+	data := b.TempDir()
+	base := startBench(b, daemon.Config{
+		ConfigRepo: repoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0",
+		PollInterval: time.Hour, WebhookSecret: secret, Replica: "bench",
+	})
+	awaitVersion(b, base, tag)
+	awaitStatus(b, clone, commit)
+
+	key, err := cosign.ParsePublicKey("keys/ci.pub", pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier, err := cosign.NewKeyVerifier(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sigs := cosign.NewFetcher(client)
+	var viaWebhook, alone time.Duration
+	n := 0
+	measured := map[string]bool{}
+	for b.Loop() {
+		b.StopTimer()
+		n++
+		tag, commit := release(n)
+		measured[commit] = true
+		b.StartTimer()
+		start := time.Now()
+		postPush(b, base, secret, commit)
+		awaitVersion(b, base, tag)
+		viaWebhook += time.Since(start)
+		b.StopTimer()
+		alone += pullVerifyLoad(b, client, sigs, verifier, repo+":"+tag)
+		awaitStatus(b, clone, commit) // the pass has ended: the next one starts clean
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(viaWebhook.Microseconds())/1000/float64(n), "ms/webhook-to-serving")
+	b.ReportMetric(float64(alone.Microseconds())/1000/float64(n), "ms/pull-verify-load")
+	b.ReportMetric(float64(viaWebhook)/float64(alone), "ratio")
+	for stage, ms := range stageTimes(b, data, measured) {
+		b.ReportMetric(ms/float64(n), "ms/"+stage)
+	}
+}
+
+// stageTimes sums the pipeline log's stage durations of the runs for the given commits.
+func stageTimes(b *testing.B, data string, commits map[string]bool) map[string]float64 {
+	b.Helper()
+	logs, err := filepath.Glob(filepath.Join(data, "pipeline", "acme", "logs", "*.jsonl"))
+	if err != nil || len(logs) == 0 {
+		b.Fatalf("pipeline logs: %v %v", logs, err)
+	}
+	sum := map[string]float64{}
+	for _, path := range logs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var e struct {
+				Commit, Stage, Result string
+				DurationMs            float64
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				b.Fatalf("pipeline log line %q: %v", line, err)
+			}
+			if commits[e.Commit] && e.Stage != "" {
+				sum[e.Stage] += e.DurationMs
+			}
+		}
+	}
+	return sum
+}
+
+// pullVerifyLoad is the floor of a deploy: resolve, verify the signature, fetch the
+// manifest, read the model layer (digest-checked) and load it into ONNX Runtime.
+func pullVerifyLoad(b *testing.B, c *registry.Client, sigs *cosign.Fetcher, v cosign.Verifier, ref string) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	d, err := c.Resolve(ctx, ref)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := sigs.Fetch(ctx, d)
+	if err == nil {
+		_, err = cosign.Verify(set, d, v, cosign.Options{})
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	art, err := c.Fetch(ctx, d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rc, err := art.OpenModel(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	model, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := inference.LoadModel(ctx, model, inference.ModelInfo{Org: "acme", Version: ref, Digest: d.DigestStr()}, inference.LoadOptions{})
+	took := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Close()
+	return took
+}
+
+// startBench runs daemon.Run with cfg until the benchmark ends and returns its base URL.
+func startBench(b *testing.B, cfg daemon.Config) string {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	cfg.OnListen = func(a string) { addr <- a }
+	go func() { done <- daemon.Run(ctx, cfg) }()
+	select {
+	case a := <-addr:
+		b.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				b.Errorf("daemon: %v", err)
+			}
+		})
+		return "http://" + a
+	case err := <-done:
+		cancel()
+		b.Fatalf("daemon did not start: %v", err)
+		return ""
+	}
+}
+
+// postPush sends GitHub's push event for commit on main, signed with secret.
+func postPush(b *testing.B, base string, secret []byte, commit string) {
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/config"}}`, commit)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(body))
+	req, err := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b.Fatalf("webhook answered %s, want 202", resp.Status)
+	}
+}
+
+// awaitVersion polls inference every millisecond until acme answers with version; the
+// bound only stops a broken run from hanging.
+func awaitVersion(b *testing.B, base, version string) {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		a, _, err := infer(base, "acme")
+		if err == nil && a.Version == version {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("acme never served %s (last: %+v, %v)", version, a, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// awaitStatus waits until the status branch records commit, which the daemon writes at
+// the end of the pass that deployed it.
+func awaitStatus(b *testing.B, clone *gittest.WorkClone, commit string) {
+	b.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		clone.Git("fetch", "--quiet", "origin")
+		if out, err := gitShow(clone, "origin/talon-status:status/acme/bench.yaml"); err == nil && strings.Contains(out, "observedCommit: "+commit) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("status never recorded %s", commit)
+		}
+	}
+}
+
+func benchSigner(b *testing.B) (*cosign.Signer, []byte) {
+	b.Helper()
+	priv, pub, err := cosign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := cosign.LoadPrivateKey("ci.key", priv, []byte("pw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, pub
+}
