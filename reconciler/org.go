@@ -33,6 +33,7 @@ type orgRun struct {
 	storedSigner string // the signer recorded with the stored copy, for offline checks
 	signer       string // fingerprint of the key that verified the digest
 	dataset      []byte // the artifact's validation set, when pulled with it
+	backup       chan backupResult
 	gateRecord   *GateRecord
 
 	digest    name.Digest
@@ -68,6 +69,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 		{pipelog.Swap, r.swap},
 	}
 	plog := r.pipeRun(o.Name, commit)
+	defer run.waitBackup()
 	defer func() {
 		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", run.version)); e != nil {
 			run.log.Warn("pipeline log", "err", e)
@@ -85,6 +87,9 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 		}
 		stage := plog.Stage(s.name)
 		err := s.fn(ctx, run)
+		if s.name == pipelog.Resolve && err == nil && !run.done {
+			r.startBackup(ctx, run)
+		}
 		stage.Done(err, slog.String("digest", run.digest.DigestStr()))
 		if until, ok := waitUntil(err); ok {
 			if run.model != nil {
@@ -107,6 +112,33 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 			"from_store", run.fromStore, "size", run.rec.Size, "duration", time.Since(start).String())
 	}
 	return nil
+}
+
+type backupResult struct {
+	version string
+	err     error
+}
+
+// startBackup keeps the outgoing version in backups/<org>/ while the candidate is pulled
+// and validated (the backup checks the outgoing model's bytes, which takes a while for a
+// large model), so it is off the deploy path. deploy waits for it before the swap.
+func (r *Reconciler) startBackup(ctx context.Context, run *orgRun) {
+	run.backup = make(chan backupResult, 1)
+	go func() {
+		v, err := r.store.Backup(ctx, run.org.Name)
+		run.backup <- backupResult{v, err}
+	}()
+}
+
+// waitBackup waits for the backup started for this run, once; later calls return the
+// zero result.
+func (run *orgRun) waitBackup() backupResult {
+	if run.backup == nil {
+		return backupResult{}
+	}
+	b := <-run.backup
+	run.backup = nil
+	return b
 }
 
 // pipeRun starts the org's pipeline-log run; a nil run (no log, or a log error) writes
@@ -244,13 +276,13 @@ func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 // org's deployed version on disk, durably. A failed backup is logged, never blocking.
 func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 	run.swapStart = time.Now()
-	if v, err := r.store.Backup(ctx, run.org.Name); err != nil {
+	if b := run.waitBackup(); b.err != nil {
 		if ctx.Err() != nil {
 			return transient("deploy", "DeployInterrupted", ctx.Err())
 		}
-		run.log.Warn("outgoing version not backed up", "err", err)
-	} else if v != "" {
-		run.log.Debug("outgoing version backed up", "backup", v)
+		run.log.Warn("outgoing version not backed up", "err", b.err)
+	} else if b.version != "" {
+		run.log.Debug("outgoing version backed up", "backup", b.version)
 	}
 	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit, store.PlaintextDeploy(run.org.PlaintextDeploy)); err != nil {
 		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model, run.digest.DigestStr(), err))
