@@ -107,15 +107,20 @@ func evidenceOf(o *policy.Org, version, digest string, v policy.Verdict) string 
 	return b.String()
 }
 
-// alert sends ev when alerts are configured.
+// alert sends ev to the process's alert targets and to the org's own.
 func (r *Reconciler) alert(ev alerts.Event) {
-	if r.opts.Alerts == nil {
-		return
-	}
 	if ev.Time.IsZero() {
 		ev.Time = r.now()
 	}
-	if err := r.opts.Alerts.Send(ev); err != nil {
-		r.log.Warn("alert not queued", "org", ev.Org, "kind", ev.Kind, "err", err)
+	r.mu.Lock()
+	org := r.orgAlerts
+	r.mu.Unlock()
+	for _, n := range []*alerts.Notifier{r.opts.Alerts, org} {
+		if n == nil {
+			continue
+		}
+		if err := n.Send(ev); err != nil {
+			r.log.Warn("alert not queued", "org", ev.Org, "kind", ev.Kind, "err", err)
+		}
 	}
 }

@@ -103,6 +103,9 @@ type Reconciler struct {
 	mu   sync.Mutex
 	orgs map[string]*orgState
 	cfg  *policy.Config // the desired state of the last pass that read one
+
+	orgAlerts  *alerts.Notifier // the orgs' own alert targets (config repo `alerts:`)
+	orgTargets []alerts.Target
 }
 
 func (r *Reconciler) lastConfig() *policy.Config {
@@ -198,6 +201,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	r.mu.Lock()
 	r.cfg = cfg
 	r.mu.Unlock()
+	r.updateOrgAlerts(cfg)
 	if r.opts.Monitor != nil {
 		for _, o := range desired.Orgs {
 			// A no-op unless the org's monitoring window changed (which resets its samples).
