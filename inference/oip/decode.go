@@ -1,12 +1,13 @@
 package oip
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
+	"slices"
+	"sync"
 
 	"github.com/eaglenotifier/talon/inference"
 )
@@ -28,6 +29,7 @@ type InferRequest struct {
 	Outputs []string
 }
 
+// wireRequest is a request as JSON has it, before its tensors are checked.
 type wireRequest struct {
 	ID         *string                    `json:"id"`
 	Parameters map[string]json.RawMessage `json:"parameters"`
@@ -61,7 +63,74 @@ var unsupportedInputParams = []string{"binary_data_size", "shared_memory_region"
 // an error), BOOL takes only true and false. Errors about the request match
 // ErrBadRequest; errors from r (such as *http.MaxBytesError) are wrapped as they
 // are. DecodeInferRequest does not check the tensors against a model.
+//
+// It reads r to its end into a pooled buffer and decodes the usual request
+// shape with a scanner over the bytes (decodeFast); anything else (escaped or
+// case-folded keys, duplicate fields, unusual types, a read error) goes through
+// encoding/json (decodeStrict). Both give the same answer for every input.
 func DecodeInferRequest(r io.Reader) (InferRequest, error) {
+	return decodeRequest(r, -1)
+}
+
+// Body buffers: bodies up to maxPooledBody are read into pooled buffers;
+// sizeHint (Content-Length) presizes one up to maxPresize, so that a client
+// announcing a large body costs memory only as the bytes arrive.
+const (
+	maxPooledBody = 256 << 10
+	maxPresize    = 64 << 10
+)
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// decodeRequest is DecodeInferRequest with the body's announced size (-1 if
+// unknown).
+func decodeRequest(r io.Reader, sizeHint int64) (InferRequest, error) {
+	bp := bodyPool.Get().(*[]byte)
+	b, err := readAll((*bp)[:0], r, sizeHint)
+	defer func() {
+		if cap(b) <= maxPooledBody {
+			*bp = b[:0]
+			bodyPool.Put(bp)
+		}
+	}()
+	if err != nil {
+		// The strict decoder, fed what arrived and then the error, answers
+		// exactly as it would have reading r itself (a syntax error before the
+		// failure point is still the client's).
+		return decodeStrict(io.MultiReader(bytes.NewReader(b), errReader{err}))
+	}
+	if req, ok, err := decodeFast(b); ok {
+		return req, err
+	}
+	return decodeStrict(bytes.NewReader(b))
+}
+
+// readAll appends all of r to b; unlike io.ReadAll it reuses b's capacity.
+func readAll(b []byte, r io.Reader, sizeHint int64) ([]byte, error) {
+	if sizeHint >= int64(cap(b)) && sizeHint < maxPresize {
+		b = slices.Grow(b, int(sizeHint)+1) // +1: room for the read that sees EOF
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// decodeStrict decodes a request with encoding/json.
+func decodeStrict(r io.Reader) (InferRequest, error) {
 	var w wireRequest
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&w); err != nil {
@@ -73,6 +142,11 @@ func DecodeInferRequest(r io.Reader) (InferRequest, error) {
 		}
 		return InferRequest{}, jsonError(err)
 	}
+	return build(&w)
+}
+
+// build checks a decoded request and decodes its tensors' data.
+func build(w *wireRequest) (InferRequest, error) {
 	if len(w.Inputs) == 0 {
 		return InferRequest{}, fmt.Errorf("%w: no inputs", ErrBadRequest)
 	}
@@ -80,7 +154,8 @@ func DecodeInferRequest(r io.Reader) (InferRequest, error) {
 	if w.ID != nil {
 		req.ID = *w.ID
 	}
-	for i, in := range w.Inputs {
+	for i := range w.Inputs {
+		in := &w.Inputs[i]
 		t, err := decodeInput(in)
 		if err != nil {
 			return InferRequest{}, fmt.Errorf("%w: input %d (%q): %v", ErrBadRequest, i, in.Name, err)
@@ -112,7 +187,7 @@ func jsonError(err error) error {
 	return fmt.Errorf("read request: %w", err)
 }
 
-func decodeInput(in wireInput) (inference.Tensor, error) {
+func decodeInput(in *wireInput) (inference.Tensor, error) {
 	if in.Name == "" {
 		return inference.Tensor{}, errors.New("no name")
 	}
@@ -132,195 +207,4 @@ func decodeInput(in wireInput) (inference.Tensor, error) {
 		return inference.Tensor{}, err
 	}
 	return inference.Tensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape, Data: data}, nil
-}
-
-// DecodeData decodes the JSON array raw (flat, or nested exactly like shape) into
-// a Go slice of the element type of the OIP datatype dt, checking that it holds
-// exactly the number of elements shape describes.
-func DecodeData(raw []byte, dt string, shape []int64) (any, error) {
-	n, err := elements(shape)
-	if err != nil {
-		return nil, err
-	}
-	switch dt {
-	case inference.BOOL:
-		return collect(raw, shape, n, dt, parseBool)
-	case inference.UINT8:
-		return collect(raw, shape, n, dt, parseUint[uint8](8))
-	case inference.UINT16:
-		return collect(raw, shape, n, dt, parseUint[uint16](16))
-	case inference.UINT32:
-		return collect(raw, shape, n, dt, parseUint[uint32](32))
-	case inference.UINT64:
-		return collect(raw, shape, n, dt, parseUint[uint64](64))
-	case inference.INT8:
-		return collect(raw, shape, n, dt, parseInt[int8](8))
-	case inference.INT16:
-		return collect(raw, shape, n, dt, parseInt[int16](16))
-	case inference.INT32:
-		return collect(raw, shape, n, dt, parseInt[int32](32))
-	case inference.INT64:
-		return collect(raw, shape, n, dt, parseInt[int64](64))
-	case inference.FP32:
-		return collect(raw, shape, n, dt, parseFloat[float32](32))
-	case inference.FP64:
-		return collect(raw, shape, n, dt, parseFloat[float64](64))
-	case "":
-		return nil, errors.New("no datatype")
-	}
-	return nil, fmt.Errorf("datatype %q is not served (served: %v)", dt, inference.Datatypes())
-}
-
-// elements returns the number of elements shape describes.
-func elements(shape []int64) (int64, error) {
-	if len(shape) > MaxRank {
-		return 0, fmt.Errorf("shape has %d dimensions, at most %d are allowed", len(shape), MaxRank)
-	}
-	n := int64(1)
-	for i, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("shape %v: dimension %d is negative", shape, i)
-		}
-		if d > 0 && n > math.MaxInt64/d {
-			return 0, fmt.Errorf("shape %v is too large", shape)
-		}
-		n *= d
-	}
-	return n, nil
-}
-
-// collect walks raw and parses every element with parse.
-func collect[T any](raw []byte, shape []int64, n int64, dt string, parse func([]byte) (T, error)) ([]T, error) {
-	// Each element takes at least two bytes ("0,"), so a tiny body cannot make
-	// us allocate for a huge claimed shape.
-	out := make([]T, 0, min(n, int64(len(raw)/2+1)))
-	w := walker{b: raw, shape: shape, emit: func(tok []byte) error {
-		v, err := parse(tok)
-		if err != nil {
-			return fmt.Errorf("data element %d: %s %w", len(out), tok, err)
-		}
-		out = append(out, v)
-		return nil
-	}}
-	if err := w.walk(); err != nil {
-		return nil, err
-	}
-	if int64(len(out)) != n {
-		return nil, fmt.Errorf("data has %d elements, shape %v needs %d", len(out), shape, n)
-	}
-	return out, nil
-}
-
-func parseBool(tok []byte) (bool, error) {
-	switch string(tok) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, errors.New("is not a BOOL (want true or false)")
-}
-
-type signed interface {
-	~int8 | ~int16 | ~int32 | ~int64
-}
-type unsigned interface {
-	~uint8 | ~uint16 | ~uint32 | ~uint64
-}
-type float interface{ ~float32 | ~float64 }
-
-func parseInt[T signed](bits int) func([]byte) (T, error) {
-	return func(tok []byte) (T, error) {
-		if !isJSONNumber(tok) {
-			return 0, fmt.Errorf("is not a number (INT%d)", bits)
-		}
-		v, err := strconv.ParseInt(string(tok), 10, bits)
-		if err != nil {
-			return 0, intError(err, "INT", bits)
-		}
-		return T(v), nil
-	}
-}
-
-func parseUint[T unsigned](bits int) func([]byte) (T, error) {
-	return func(tok []byte) (T, error) {
-		if !isJSONNumber(tok) {
-			return 0, fmt.Errorf("is not a number (UINT%d)", bits)
-		}
-		if tok[0] == '-' && isInteger(tok) {
-			return 0, fmt.Errorf("is out of range for UINT%d", bits)
-		}
-		v, err := strconv.ParseUint(string(tok), 10, bits)
-		if err != nil {
-			return 0, intError(err, "UINT", bits)
-		}
-		return T(v), nil
-	}
-}
-
-func intError(err error, kind string, bits int) error {
-	if errors.Is(err, strconv.ErrRange) {
-		return fmt.Errorf("is out of range for %s%d", kind, bits)
-	}
-	return fmt.Errorf("is not an integer (%s%d)", kind, bits)
-}
-
-func parseFloat[T float](bits int) func([]byte) (T, error) {
-	return func(tok []byte) (T, error) {
-		if !isJSONNumber(tok) {
-			return 0, fmt.Errorf("is not a number (FP%d)", bits)
-		}
-		v, err := strconv.ParseFloat(string(tok), bits)
-		if err != nil && !(errors.Is(err, strconv.ErrRange) && !math.IsInf(v, 0)) {
-			return 0, fmt.Errorf("is out of range for FP%d", bits)
-		}
-		return T(v), nil // underflow rounds to zero, as in every JSON decoder
-	}
-}
-
-// isInteger reports whether the JSON number tok has no fraction or exponent.
-func isInteger(tok []byte) bool {
-	for _, c := range tok {
-		if c == '.' || c == 'e' || c == 'E' {
-			return false
-		}
-	}
-	return true
-}
-
-// isJSONNumber reports whether tok is a number in JSON's grammar (strconv also
-// takes forms such as 0x1p3, Inf and 1_000 that JSON does not).
-func isJSONNumber(tok []byte) bool {
-	i := 0
-	digits := func() int {
-		j := i
-		for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
-			i++
-		}
-		return i - j
-	}
-	if i < len(tok) && tok[i] == '-' {
-		i++
-	}
-	if i < len(tok) && tok[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return false
-	}
-	if i < len(tok) && tok[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(tok) && (tok[i] == 'e' || tok[i] == 'E') {
-		i++
-		if i < len(tok) && (tok[i] == '+' || tok[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(tok)
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/eaglenotifier/talon/inference"
 )
@@ -83,40 +85,70 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
 }
 
-// writeInferResponse writes the OIP infer response. Output data is encoded by
-// appendData (json.Marshal would reflect over every element and reject NaN).
+// writeInferResponse writes the OIP infer response, built by hand in a pooled
+// buffer: the JSON json.Marshal would write for the same fields, and output
+// data as appendData writes it (json.Marshal would reflect over every element
+// and reject NaN). The provenance headers are set by the caller.
 func writeInferResponse(w http.ResponseWriter, org, id string, p provenance, outs []inference.Tensor) {
-	b := make([]byte, 0, 256)
+	bp := responsePool.Get().(*[]byte)
+	b := appendInferResponse((*bp)[:0], org, id, p, outs)
+	writeBody(w, http.StatusOK, b)
+	if cap(b) <= maxPooledBody {
+		*bp = b[:0]
+		responsePool.Put(bp)
+	}
+}
+
+var responsePool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+
+func appendInferResponse(b []byte, org, id string, p provenance, outs []inference.Tensor) []byte {
 	b = append(b, `{"model_name":`...)
-	b = appendJSON(b, org)
+	b = appendString(b, org)
 	b = append(b, `,"model_version":`...)
-	b = appendJSON(b, p.Version)
+	b = appendString(b, p.Version)
 	b = append(b, `,"id":`...)
-	b = appendJSON(b, id)
-	b = append(b, `,"parameters":`...)
-	b = appendJSON(b, p)
-	b = append(b, `,"outputs":[`...)
+	b = appendString(b, id)
+	b = append(b, `,"parameters":{"talon_org":`...)
+	b = appendString(b, p.Org)
+	b = append(b, `,"talon_model_version":`...)
+	b = appendString(b, p.Version)
+	b = append(b, `,"talon_model_digest":`...)
+	b = appendString(b, p.Digest)
+	b = append(b, `,"talon_config_commit":`...)
+	b = appendString(b, p.ConfigCommit)
+	b = append(b, `},"outputs":[`...)
 	for i, t := range outs {
 		b = comma(b, i)
 		b = append(b, `{"name":`...)
-		b = appendJSON(b, t.Name)
+		b = appendString(b, t.Name)
 		b = append(b, `,"datatype":`...)
-		b = appendJSON(b, t.Datatype)
+		b = appendString(b, t.Datatype)
 		b = append(b, `,"shape":`...)
-		b = appendJSON(b, t.Shape)
+		if t.Shape == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendInts(append(b, '['), t.Shape)
+			b = append(b, ']')
+		}
 		b = append(b, `,"data":`...)
 		b = appendData(b, t.Data)
 		b = append(b, '}')
 	}
-	b = append(b, "]}\n"...)
-	writeBody(w, http.StatusOK, b)
+	return append(b, "]}\n"...)
 }
 
-// appendJSON appends v marshalled; v is always a string, []int64 or provenance,
-// which cannot fail to marshal.
-func appendJSON(b []byte, v any) []byte {
-	j, _ := json.Marshal(v)
-	return append(b, j...)
+// appendString appends s as json.Marshal writes it: as is if it is printable
+// ASCII that needs no escape (HTML's <, > and & included), else as marshalled.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -132,19 +164,43 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 func writeBody(w http.ResponseWriter, status int, b []byte) {
+	v := make([]string, 2) // one allocation for both header values
+	v[0], v[1] = "application/json", strconv.Itoa(len(b))
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 	w.WriteHeader(status)
 	w.Write(b)
 }
 
-// newID returns a random request id (a UUID version 4).
+// newID returns a random request id (a UUID version 4) made of crypto/rand
+// bytes.
 func newID() string {
 	var u [16]byte
-	rand.Read(u[:])
+	e := entropyPool.Get().(*entropy)
+	if e.off == len(e.b) {
+		rand.Read(e.b[:])
+		e.off = 0
+	}
+	e.off += copy(u[:], e.b[e.off:])
+	entropyPool.Put(e)
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	hex.Encode(s[9:13], u[4:6])
+	hex.Encode(s[14:18], u[6:8])
+	hex.Encode(s[19:23], u[8:10])
+	hex.Encode(s[24:], u[10:])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
 }
+
+// entropy holds crypto/rand bytes read 4 KiB at a time, one read for 256
+// ids instead of one each. A buffer is held by one goroutine at a time (the
+// pool hands it out and takes it back) and each byte is used once.
+type entropy struct {
+	b   [4096]byte
+	off int
+}
+
+var entropyPool = sync.Pool{New: func() any { return &entropy{off: 4096} }}

@@ -1,8 +1,6 @@
 package oip
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -31,9 +29,10 @@ const (
 // ServerOptions tunes NewServer. The zero value is ready to use.
 type ServerOptions struct {
 	// MaxBodyBytes bounds an infer request body; a larger one gets 413. The
-	// default (0) is DefaultMaxBodyBytes (32 MiB). Decoding such a body holds the
-	// body, its data fields and the decoded tensors in memory, roughly three
-	// times the body's size.
+	// default (0) is DefaultMaxBodyBytes (32 MiB). The body is read whole
+	// before it is decoded; decoding holds it, the decoded tensors (and, for
+	// a request of an unusual form, a copy of its data fields) in memory,
+	// at most about three times the body's size.
 	MaxBodyBytes int64
 	// Ready reports whether the server is ready (GET /v2/health/ready). The
 	// default (nil) reports ready as soon as the server exists.
@@ -71,6 +70,9 @@ type Server struct {
 	panics     atomic.Uint64
 	preds      *predictions // nil when feedback is disabled
 	thresholds sync.Map     // org → float64
+	// firstOutputs holds, per org, the *firstOutput of the model that served
+	// last.
+	firstOutputs sync.Map
 }
 
 // NewServer returns a Server for the models in c; the package documentation
@@ -176,10 +178,10 @@ type provenance struct {
 }
 
 func provenanceOf(w http.ResponseWriter, info inference.ModelInfo) provenance {
-	h := w.Header()
-	h.Set(HeaderModelVersion, info.Version)
-	h.Set(HeaderModelDigest, info.Digest)
-	h.Set(HeaderConfigCommit, info.ConfigCommit)
+	v := make([]string, 3) // one allocation for the three header values
+	v[0], v[1], v[2] = info.Version, info.Digest, info.ConfigCommit
+	h := w.Header() // the names are canonical (TestHeaderNamesCanonical)
+	h[HeaderModelVersion], h[HeaderModelDigest], h[HeaderConfigCommit] = v[0:1:1], v[1:2:2], v[2:3:3]
 	return provenance{Org: info.Org, Version: info.Version, Digest: info.Digest, ConfigCommit: info.ConfigCommit}
 }
 
@@ -247,123 +249,4 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 	}
 	provenanceOf(w, info)
 	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("org"), "ready": true})
-}
-
-// infer serves an infer request and records it in the metrics and monitor.
-// The clock is read only when something records.
-func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	org := r.PathValue("org")
-	info, sig, ok := s.cache.Get(org)
-	if !ok {
-		if s.opts.Metrics != nil {
-			s.opts.Metrics.ObserveUnknownModel()
-		}
-		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not served", org))
-		return
-	}
-	if s.opts.Metrics == nil && s.opts.Monitor == nil && s.preds == nil {
-		s.serveInfer(w, r, org, info, sig, time.Time{})
-		return
-	}
-	start := time.Now()
-	var mr *metrics.Request
-	if s.opts.Metrics != nil {
-		mr = s.opts.Metrics.RequestStarted(org)
-	}
-	version, status := info.Version, http.StatusInternalServerError // if serveInfer panics
-	defer func() {
-		end := time.Now()
-		o := outcomeOf(status)
-		if mr != nil {
-			mr.Finished(version, o, end.Sub(start))
-		}
-		if s.opts.Monitor != nil {
-			s.opts.Monitor.ObserveRequest(org, version, end, end.Sub(start), o)
-		}
-	}()
-	version, status = s.serveInfer(w, r, org, info, sig, start)
-}
-
-// serveInfer answers an infer request of org, whose serving model was info
-// and sig when the request arrived at start, and returns the version that
-// answered (or would have) and the response status.
-func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, org string, info inference.ModelInfo, sig inference.Signature, start time.Time) (string, int) {
-	fail := func(status int, msg string) (string, int) {
-		writeError(w, status, msg)
-		return info.Version, status
-	}
-	if r.Header.Get("Inference-Header-Content-Length") != "" {
-		return fail(http.StatusBadRequest, "the binary tensor data extension is not supported; send JSON")
-	}
-	if !versionMatches(w, r, info) {
-		return info.Version, http.StatusNotFound
-	}
-	req, err := DecodeInferRequest(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		return fail(decodeStatus(err), err.Error())
-	}
-	m, release, ok := s.cache.Acquire(org)
-	if !ok {
-		return fail(http.StatusNotFound, fmt.Sprintf("model %q is not served", org))
-	}
-	if m.Info() != info {
-		info, sig = m.Info(), m.Signature() // swapped since the request arrived
-	}
-	if !versionMatches(w, r, info) {
-		release()
-		return info.Version, http.StatusNotFound
-	}
-	outs, err := m.Infer(r.Context(), req.Inputs, req.Outputs)
-	release()
-	p := provenanceOf(w, info)
-	if err != nil {
-		return fail(inferStatus(err), err.Error())
-	}
-	if req.ID == "" {
-		req.ID = newID()
-	}
-	s.remember(org, req.ID, info.Version, sig.Outputs[0].Name, outs, start)
-	writeInferResponse(w, org, req.ID, p, outs)
-	return info.Version, http.StatusOK
-}
-
-// outcomeOf classifies a response status: 2xx ok, 4xx (including 499, the
-// client going away) client_error, anything else server_error.
-func outcomeOf(status int) monitor.Outcome {
-	switch {
-	case status < 400:
-		return monitor.OK
-	case status < 500:
-		return monitor.ClientError
-	}
-	return monitor.ServerError
-}
-
-func decodeStatus(err error) int {
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrBadRequest):
-		return http.StatusBadRequest
-	}
-	return http.StatusBadRequest // the client's body could not be read
-}
-
-// StatusClientClosedRequest is the (nginx) status logged when the client went
-// away before its inference finished.
-const StatusClientClosedRequest = 499
-
-func inferStatus(err error) int {
-	switch {
-	case errors.Is(err, inference.ErrBadInput):
-		return http.StatusBadRequest
-	case errors.Is(err, context.Canceled):
-		return StatusClientClosedRequest
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
-	case errors.Is(err, inference.ErrClosed):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }

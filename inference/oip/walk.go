@@ -6,17 +6,21 @@ import (
 )
 
 // walker visits the scalar elements of a JSON tensor "data" value in row-major
-// order. The value is either a flat array, an array nested exactly like shape,
-// or (for a shape of no dimensions) a bare scalar. It does not trust its input
-// to be valid JSON: any malformation is an error, never a panic.
-type walker struct {
+// order, parsing each with parse into out. The value is either a flat array,
+// an array nested exactly like shape, or (for a shape of no dimensions) a
+// bare scalar. It does not trust its input to be valid JSON: any malformation
+// is an error, never a panic.
+type walker[T any] struct {
 	b     []byte
 	i     int
 	shape []int64
-	emit  func(tok []byte) error
+	out   []T
+	parse func([]byte) (T, error)
 }
 
-func (w *walker) walk() error {
+var errTruncated = errors.New("data is truncated")
+
+func (w *walker[T]) walk() error {
 	w.space()
 	if w.i >= len(w.b) {
 		return errors.New("data is empty")
@@ -44,7 +48,7 @@ func (w *walker) walk() error {
 }
 
 // nestedAhead reports whether the array at w.i starts with an array.
-func (w *walker) nestedAhead() bool {
+func (w *walker[T]) nestedAhead() bool {
 	j := w.i + 1
 	for j < len(w.b) && isSpace(w.b[j]) {
 		j++
@@ -53,87 +57,106 @@ func (w *walker) nestedAhead() bool {
 }
 
 // flat reads an array of scalars.
-func (w *walker) flat() error {
-	return w.array(func() error {
-		if w.b[w.i] == '[' {
-			return errors.New("data mixes arrays and numbers")
-		}
-		return w.scalar()
-	}, nil)
-}
-
-// nested reads an array at depth d whose length must be shape[d].
-func (w *walker) nested(d int) error {
-	if d >= len(w.shape) {
-		return fmt.Errorf("data nests deeper than shape %v", w.shape)
-	}
-	count := int64(0)
-	err := w.array(func() error {
-		count++
-		if count > w.shape[d] {
-			return fmt.Errorf("data has more than %d elements in dimension %d of shape %v", w.shape[d], d, w.shape)
-		}
-		if d+1 < len(w.shape) {
-			if w.b[w.i] != '[' {
-				return fmt.Errorf("data must be arrays in dimension %d of shape %v", d, w.shape)
-			}
-			return w.nested(d + 1)
-		}
-		if w.b[w.i] == '[' {
-			return fmt.Errorf("data nests deeper than shape %v", w.shape)
-		}
-		return w.scalar()
-	}, func() error {
-		if count != w.shape[d] {
-			return fmt.Errorf("data has %d elements in dimension %d, shape %v needs %d", count, d, w.shape, w.shape[d])
-		}
+func (w *walker[T]) flat() error {
+	if w.open() {
 		return nil
-	})
-	return err
-}
-
-// array reads '[' elem (',' elem)* ']' calling elem at each element's first
-// byte, then done (if any) after the closing bracket.
-func (w *walker) array(elem func() error, done func() error) error {
-	w.i++ // '['
-	w.space()
-	if w.i < len(w.b) && w.b[w.i] == ']' {
-		w.i++
-		return call(done)
 	}
 	for {
 		w.space()
 		if w.i >= len(w.b) {
-			return errors.New("data is truncated")
+			return errTruncated
 		}
-		if err := elem(); err != nil {
+		if w.b[w.i] == '[' {
+			return errors.New("data mixes arrays and numbers")
+		}
+		if err := w.scalar(); err != nil {
 			return err
 		}
-		w.space()
-		if w.i >= len(w.b) {
-			return errors.New("data is truncated")
-		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case ']':
-			w.i++
-			return call(done)
-		default:
-			return fmt.Errorf("data: unexpected %q at byte %d", w.b[w.i], w.i)
+		if closed, err := w.next(); closed || err != nil {
+			return err
 		}
 	}
 }
 
-func call(f func() error) error {
-	if f == nil {
-		return nil
+// nested reads an array at depth d whose length must be shape[d].
+func (w *walker[T]) nested(d int) error {
+	if d >= len(w.shape) {
+		return fmt.Errorf("data nests deeper than shape %v", w.shape)
 	}
-	return f()
+	count := int64(0)
+	if !w.open() {
+		for {
+			w.space()
+			if w.i >= len(w.b) {
+				return errTruncated
+			}
+			if err := w.element(d, &count); err != nil {
+				return err
+			}
+			closed, err := w.next()
+			if err != nil {
+				return err
+			}
+			if closed {
+				break
+			}
+		}
+	}
+	if count != w.shape[d] {
+		return fmt.Errorf("data has %d elements in dimension %d, shape %v needs %d", count, d, w.shape, w.shape[d])
+	}
+	return nil
 }
 
-// scalar emits the number or literal at w.i.
-func (w *walker) scalar() error {
+// element reads the element at w.i of an array at depth d, the count-th.
+func (w *walker[T]) element(d int, count *int64) error {
+	*count++
+	if *count > w.shape[d] {
+		return fmt.Errorf("data has more than %d elements in dimension %d of shape %v", w.shape[d], d, w.shape)
+	}
+	if d+1 < len(w.shape) {
+		if w.b[w.i] != '[' {
+			return fmt.Errorf("data must be arrays in dimension %d of shape %v", d, w.shape)
+		}
+		return w.nested(d + 1)
+	}
+	if w.b[w.i] == '[' {
+		return fmt.Errorf("data nests deeper than shape %v", w.shape)
+	}
+	return w.scalar()
+}
+
+// open reads the '[' at w.i and reports whether the array is empty (reading
+// its ']' too).
+func (w *walker[T]) open() (empty bool) {
+	w.i++ // '['
+	w.space()
+	if w.i < len(w.b) && w.b[w.i] == ']' {
+		w.i++
+		return true
+	}
+	return false
+}
+
+// next reads the ',' or ']' after an array element; closed is true at ']'.
+func (w *walker[T]) next() (closed bool, err error) {
+	w.space()
+	if w.i >= len(w.b) {
+		return false, errTruncated
+	}
+	switch w.b[w.i] {
+	case ',':
+		w.i++
+		return false, nil
+	case ']':
+		w.i++
+		return true, nil
+	}
+	return false, fmt.Errorf("data: unexpected %q at byte %d", w.b[w.i], w.i)
+}
+
+// scalar parses the number or literal at w.i into out.
+func (w *walker[T]) scalar() error {
 	start := w.i
 	switch c := w.b[w.i]; {
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -149,10 +172,16 @@ func (w *walker) scalar() error {
 	default:
 		return fmt.Errorf("data: unexpected %q at byte %d", c, w.i)
 	}
-	return w.emit(w.b[start:w.i])
+	tok := w.b[start:w.i]
+	v, err := w.parse(tok)
+	if err != nil {
+		return fmt.Errorf("data element %d: %s %w", len(w.out), tok, err)
+	}
+	w.out = append(w.out, v)
+	return nil
 }
 
-func (w *walker) space() {
+func (w *walker[T]) space() {
 	for w.i < len(w.b) && isSpace(w.b[w.i]) {
 		w.i++
 	}
