@@ -94,6 +94,12 @@ func (m *Model) run(ctx context.Context, in, out []ort.Value) error {
 	if ctx.Done() == nil {
 		return m.sess.Run(in, out)
 	}
+	if len(in) > 0 && m.quickRun(in[0].GetShape().FlattenedSize()) {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		return m.sess.Run(in, out)
+	}
 	opts, err := getRunOptions()
 	if err != nil {
 		return fmt.Errorf("run options: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -50,6 +51,11 @@ type Model struct {
 	// identity is 0, 1, 2, … (as many as the larger of inputs and outputs): the
 	// binding of a request that names every tensor in signature order. Read only.
 	identity []int
+	// warmRun is the fastest warm-up inference (batch 1) and warmElems the element count
+	// of its first input: a run expected to take less than QuickRun is not worth wiring
+	// to the request's cancellation (which costs about half a microsecond).
+	warmRun   time.Duration
+	warmElems int64
 
 	// state is 2×(in-flight calls) plus 1 once Close was called; the session is
 	// destroyed when it reaches exactly 1.
@@ -114,14 +120,38 @@ func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOption
 	if plan := newPlan(m.sig); runs > 0 && plan != nil && m.planHolds(ctx, plan) {
 		m.plan = plan
 	}
+	fastest := time.Duration(1<<63 - 1)
 	for i := 0; i < runs; i++ {
+		start := time.Now()
 		if _, err := m.Infer(ctx, zeroInputs(m.sig, 1), nil); err != nil {
 			m.sess.Destroy()
 			return nil, fmt.Errorf("warm-up inference on zeros: %w", err)
 		}
+		fastest = min(fastest, time.Since(start))
+	}
+	if runs > 0 && len(m.sig.Inputs) > 0 {
+		m.warmRun, m.warmElems = fastest, max(1, elements(zeroInputs(m.sig, 1)[0].Shape))
 	}
 	return m, nil
 }
+
+// quickRun reports whether a run whose first input has elems elements is expected, from
+// the warm-up, to take less than QuickRun.
+func (m *Model) quickRun(elems int64) bool {
+	return m.warmRun > 0 && time.Duration(float64(m.warmRun)*float64(elems)/float64(m.warmElems)) < QuickRun
+}
+
+func elements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// QuickRun is the warm-up inference time under which a model's runs are not wired to the
+// request's cancellation: a cancelled request then stops before its run, not during it.
+const QuickRun = time.Millisecond
 
 // signatureOf builds the served signature from ONNX Runtime's IO info.
 func signatureOf(ins, outs []ort.InputOutputInfo) (Signature, []string, error) {
