@@ -35,6 +35,12 @@ func (r *Reconciler) statusDocs(observed string) map[string]gitstatus.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]gitstatus.Status, len(r.orgs))
+	unsigned := map[string]bool{}
+	if r.cfg != nil {
+		for _, o := range r.cfg.Orgs {
+			unsigned[o.Name] = o.Trust.AllowUnsigned
+		}
+	}
 	for org, s := range r.orgs {
 		st := gitstatus.Status{
 			ObservedCommit: observed,
@@ -42,7 +48,7 @@ func (r *Reconciler) statusDocs(observed string) map[string]gitstatus.Status {
 			Deployed:       gitstatus.Deployed{Version: s.deployed.Version, Digest: s.deployed.Digest, Since: s.deployed.Since},
 			Phase:          gitstatus.Phase(s.phase),
 			LastTransition: s.transition,
-			Conditions:     conditions(s, r.now()),
+			Conditions:     conditions(s, unsigned[org], r.now()),
 			Validation:     s.validation,
 		}
 		if s.desired.Repository == "" {
@@ -56,8 +62,9 @@ func (r *Reconciler) statusDocs(observed string) map[string]gitstatus.Status {
 	return out
 }
 
-// conditions are the Kubernetes-style conditions of one org: Ready and Stalled.
-func conditions(s *orgState, now time.Time) []gitstatus.Condition {
+// conditions are the Kubernetes-style conditions of one org: Ready, Stalled and, for an
+// org that opted out of signature verification, SignatureVerified False on every pass.
+func conditions(s *orgState, allowUnsigned bool, now time.Time) []gitstatus.Condition {
 	ready := gitstatus.Condition{Type: "Ready", Status: "True", Reason: "Deployed", LastTransition: now,
 		Message: "serving " + s.deployed.Version + " (" + s.deployed.Digest + ")"}
 	stalledC := gitstatus.Condition{Type: "Stalled", Status: "False", Reason: "Progressing", LastTransition: now}
@@ -70,5 +77,10 @@ func conditions(s *orgState, now time.Time) []gitstatus.Condition {
 			stalledC.Status, stalledC.Reason, stalledC.Message = "True", ReasonOf(s.lastErr), "needs a change to the desired state"
 		}
 	}
-	return []gitstatus.Condition{ready, stalledC}
+	out := []gitstatus.Condition{ready, stalledC}
+	if allowUnsigned {
+		out = append(out, gitstatus.Condition{Type: "SignatureVerified", Status: "False", Reason: "AllowUnsigned",
+			Message: "trust.allowUnsigned is set: models are deployed WITHOUT signature verification", LastTransition: now})
+	}
+	return out
 }
