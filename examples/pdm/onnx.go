@@ -160,8 +160,11 @@ func graphOf(w Weights) (graph, error) {
 
 // encode serializes g as an ONNX ModelProto. Fields are written in field-number order,
 // so the same graph always gives the same bytes.
-func (g graph) encode() []byte {
-	gb := g.graphProto()
+func (g graph) encode() []byte { return g.encodeWith(g.graphProto()) }
+
+// encodeWith serializes a ModelProto around the graph gb: encode uses g's own graph,
+// SlowModel a longer one.
+func (g graph) encodeWith(gb []byte) []byte {
 	n := len(g.mean)
 	mb := make([]byte, 0, len(gb)+1024)
 	mb = appendVarint(mb, modelIRVersion, IRVersion)

@@ -149,22 +149,3 @@ const (
 	attrTypeInt                    = 2  // AttributeProto.AttributeType.INT
 	elemTypeInt64                  = 7  // TensorProto.DataType.INT64
 )
-
-// encodeWith serializes a ModelProto around the graph gb, like encode does
-// around g's own graph.
-func (g graph) encodeWith(gb []byte) []byte {
-	n := len(g.mean)
-	mb := make([]byte, 0, len(gb)+1024)
-	mb = appendVarint(mb, modelIRVersion, IRVersion)
-	mb = appendString(mb, modelProducerName, ProducerName)
-	mb = appendString(mb, modelProducerVer, "1")
-	mb = appendVarint(mb, modelModelVersion, uint64(g.version))
-	mb = appendString(mb, modelDocString, g.doc)
-	mb = appendMessage(mb, modelGraph, gb)
-	mb = appendMessage(mb, modelOpsetImport, appendVarint(nil, opsetVersion, OpsetVersion))
-	for _, kv := range [][2]string{{"features", strings.Join(Features[:n], ",")}, {"threshold", "0.5"}} {
-		entry := appendString(appendString(nil, entryKey, kv[0]), entryValue, kv[1])
-		mb = appendMessage(mb, modelMetadataProps, entry)
-	}
-	return mb
-}
