@@ -222,7 +222,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	for _, o := range desired.Orgs {
 		fp := cfg.Fingerprint(o)
 		if o.Suspend {
-			r.suspend(o, fp, commit.String())
+			r.suspend(o, commit.String())
 			continue
 		}
 		if !r.needsWork(o, fp) {

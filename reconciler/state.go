@@ -181,7 +181,7 @@ func (r *Reconciler) record(o *policy.Org, fingerprint, commit string, err error
 
 // suspend records that org is suspended: nothing is reconciled, what is deployed keeps
 // serving, and status says so.
-func (r *Reconciler) suspend(o *policy.Org, fingerprint, commit string) {
+func (r *Reconciler) suspend(o *policy.Org, commit string) {
 	now := r.now()
 	r.setState(o.Name, func(s *orgState) {
 		if !s.suspended {
