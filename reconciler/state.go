@@ -70,6 +70,7 @@ type OrgStatus struct {
 	Attempts    int
 	NextAttempt time.Time
 	Deployed    Deployed
+	Suspended   bool
 	At          time.Time
 }
 
@@ -82,7 +83,7 @@ func (r *Reconciler) Status() map[string]OrgStatus {
 		out[org] = OrgStatus{
 			Desired: s.desired, Commit: s.commit, Phase: s.phase, Transition: s.transition,
 			Applied: s.applied, Err: s.lastErr, Attempts: s.attempts, NextAttempt: s.nextAttempt,
-			Deployed: s.deployed, At: s.at,
+			Deployed: s.deployed, Suspended: s.suspended, At: s.at,
 		}
 	}
 	return out

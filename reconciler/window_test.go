@@ -77,3 +77,27 @@ func TestDeploymentWindow(t *testing.T) {
 		t.Fatalf("acme serves %s outside the window (status %+v)", info.Version, r.Status()["acme"])
 	}
 }
+
+// TestSuspend: a suspended org keeps serving what it has, whatever its file now desires,
+// until it is resumed.
+func TestSuspend(t *testing.T) {
+	w := newWorld(t)
+	w.push("acme", "v1", "pdm-v1.onnx")
+	w.push("acme", "v2", "pdm-v2.onnx")
+	w.desire("acme v1", map[string]string{"acme": "v1"})
+	r, cache, _ := w.reconciler("")
+	ctx := context.Background()
+	mustPass(t, r.ReconcileOnce(ctx))
+	w.clone.Write("orgs/acme.yaml", orgYAML("acme", w.repo("acme"), "v2")+"suspend: true\n")
+	w.clone.Commit("acme v2, suspended")
+	w.clone.Push()
+	mustPass(t, r.ReconcileOnce(ctx))
+	if info, _ := predict(t, cache, "acme"); info.Version != "v1" || !r.Status()["acme"].Suspended {
+		t.Fatalf("suspended acme serves %s (status %+v), want v1", info.Version, r.Status()["acme"])
+	}
+	w.desire("acme v2, resumed", map[string]string{"acme": "v2"})
+	mustPass(t, r.ReconcileOnce(ctx))
+	if info, _ := predict(t, cache, "acme"); info.Version != "v2" || r.Status()["acme"].Suspended {
+		t.Fatalf("resumed acme serves %s, want v2", info.Version)
+	}
+}
