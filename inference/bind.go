@@ -2,9 +2,8 @@ package inference
 
 import (
 	"context"
-	"runtime"
+	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -14,37 +13,34 @@ import (
 // for a small model, and letting ONNX Runtime allocate an output costs about ten
 // such calls (onnxruntime_go then inspects the value and copies it into a Go
 // buffer). So when a model's output shapes follow from the batch size, Infer
-// binds outputs it allocated itself, and for small batches it reuses whole sets
-// of input and output values from a pool, copying the request in and the result
-// out: one cgo call per inference. The prediction is checked when the model is
-// loaded and again by every run (ONNX Runtime rejects a preallocated output of
-// the wrong shape); a wrong prediction turns the plan off for good and Infer
-// falls back to letting ONNX Runtime allocate.
-
-// maxPooledBatch is the largest batch whose values are pooled; maxPooledElems
-// bounds the elements of one pooled set, so copying stays cheaper than a cgo call.
-const (
-	maxPooledBatch = 8
-	maxPooledElems = 4096
-)
+// binds outputs it allocated itself, from sets of values pooled per batch size
+// (pool.go): a set's outputs are reused run after run, and for small requests
+// the set also holds the inputs, the request being copied in (one cgo call per
+// inference). Infer copies the outputs out of the set; InferFunc lends them.
+// The prediction is checked when the model is loaded and again by every run
+// (ONNX Runtime rejects a preallocated output of the wrong shape); a wrong
+// prediction turns the plan off for good and Infer falls back to letting ONNX
+// Runtime allocate.
 
 // ioPlan is how Infer preallocates a model's outputs.
 type ioPlan struct {
-	in, out  []TensorSpec
-	poolable bool // every input is [-1, fixed…]
+	in, out []TensorSpec
+	// copyable: every input has a rank and no dynamic dimension but the first,
+	// so that a set can hold copies of a request's inputs.
+	copyable bool
 	off      atomic.Bool
-	pools    [maxPooledBatch]sync.Pool // *ioSet by batch size - 1
+	sets     setPools
 }
 
 // newPlan returns the plan for sig, or nil when an output shape does not follow
 // from the batch size (the first dimension of the inputs whose first dimension
 // is dynamic).
 func newPlan(sig Signature) *ioPlan {
-	p := &ioPlan{in: sig.Inputs, out: sig.Outputs, poolable: true}
+	p := &ioPlan{in: sig.Inputs, out: sig.Outputs, copyable: true}
 	batched := false
 	for _, s := range sig.Inputs {
-		if len(s.Shape) == 0 || s.Shape[0] >= 0 || slices.ContainsFunc(s.Shape[1:], func(d int64) bool { return d < 0 }) {
-			p.poolable = false
+		if len(s.Shape) == 0 || slices.ContainsFunc(s.Shape[1:], func(d int64) bool { return d < 0 }) {
+			p.copyable = false
 		}
 		batched = batched || (len(s.Shape) > 0 && s.Shape[0] < 0)
 	}
@@ -54,6 +50,7 @@ func newPlan(sig Signature) *ioPlan {
 			return nil
 		}
 	}
+	p.sets.init()
 	return p
 }
 
@@ -92,196 +89,121 @@ func elems(shape []int64) int64 {
 }
 
 // inferPlanned runs a validated request with preallocated outputs. It returns
-// ok false when the plan does not apply, so Infer takes the general path.
-func (m *Model) inferPlanned(ctx context.Context, in []Tensor, order, pick []int) (res []Tensor, ok bool, err error) {
+// ok false when the plan does not apply, so Infer takes the general path. When
+// set is not nil, res is lent from it: the caller returns it with put after use.
+func (m *Model) inferPlanned(ctx context.Context, in []Tensor, order, pick []int) (res []Tensor, set *ioSet, ok bool, err error) {
 	p := m.plan
 	if p == nil || p.off.Load() {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	b, ok := p.batch(in, order)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
-	if p.poolable && b <= maxPooledBatch {
-		if set := p.get(b); set != nil {
-			res, err = m.runSet(ctx, set, in, order, pick, b)
-			p.pools[b-1].Put(set)
-			return res, true, err
+	if set = p.sets.get(p, m.sess, b); set != nil {
+		if err := m.runSet(ctx, set, in, order); err != nil {
+			p.sets.put(set)
+			return nil, nil, true, err
 		}
+		return set.lend(pick), set, true, nil
 	}
-	inVals := make([]ort.Value, len(order))
-	outVals := make([]ort.Value, len(p.out))
-	outData := make([]any, len(p.out))
+	res, err = m.runFresh(ctx, in, order, pick, b)
+	return res, nil, true, err
+}
+
+// runSet runs the request in a pooled set, copying the inputs in or wrapping
+// them for the run.
+func (m *Model) runSet(ctx context.Context, set *ioSet, in []Tensor, order []int) error {
+	if set.copyIn {
+		for i, k := range order {
+			copyData(set.inData[i], in[k].Data)
+		}
+		return m.run(ctx, elements(in[order[0]].Shape), set.in, set.out, set.own.binding)
+	}
+	defer func() {
+		destroyAll(set.in)
+		clear(set.in)
+	}()
+	for i, k := range order {
+		v, err := newValue(in[k].Shape, in[k].Data)
+		if err != nil {
+			return fmt.Errorf("input %q: %w", in[k].Name, err)
+		}
+		set.in[i] = v
+	}
+	return m.run(ctx, elements(in[order[0]].Shape), set.in, set.out, nil)
+}
+
+// runFresh runs the request with outputs in fresh buffers, for a batch size
+// that has no pool.
+func (m *Model) runFresh(ctx context.Context, in []Tensor, order, pick []int, b int64) ([]Tensor, error) {
+	p := m.plan
+	var inArr, outArr [4]ort.Value
+	inVals, outVals := valueSlice(&inArr, len(order)), valueSlice(&outArr, len(p.out))
 	defer destroyAll(inVals)
 	defer destroyAll(outVals)
 	for i, k := range order {
-		if inVals[i], err = newValue(in[k].Shape, in[k].Data); err != nil {
-			return nil, true, err
+		v, err := newValue(in[k].Shape, in[k].Data)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", in[k].Name, err)
 		}
+		inVals[i] = v
 	}
+	outs := make([]Tensor, len(p.out))
 	for k, s := range p.out {
-		if outData[k], err = MakeData(s.Datatype, int(elems(shapeFor(s, b)))); err != nil {
-			return nil, true, err
+		shape := shapeFor(s, b)
+		data, err := MakeData(s.Datatype, int(elems(shape)))
+		if err != nil {
+			return nil, err
 		}
-		if outVals[k], err = newValue(shapeFor(s, b), outData[k]); err != nil {
-			return nil, true, err
+		if outVals[k], err = newValue(shape, data); err != nil {
+			return nil, err
 		}
+		outs[k] = Tensor{Name: s.Name, Datatype: s.Datatype, Shape: shape, Data: data}
 	}
-	if err := m.run(ctx, inVals, outVals); err != nil {
-		return nil, true, err
-	}
-	res = make([]Tensor, len(pick))
-	for j, k := range pick {
-		res[j] = Tensor{Name: p.out[k].Name, Datatype: p.out[k].Datatype, Shape: shapeFor(p.out[k], b), Data: outData[k]}
-	}
-	return res, true, nil
-}
-
-// runSet copies the request into a pooled set, runs it and copies the outputs out.
-func (m *Model) runSet(ctx context.Context, set *ioSet, in []Tensor, order, pick []int, b int64) ([]Tensor, error) {
-	for i, k := range order {
-		copyData(set.inData[i], in[k].Data)
-	}
-	if err := m.run(ctx, set.in, set.out); err != nil {
+	if err := m.run(ctx, elements(in[order[0]].Shape), inVals, outVals, nil); err != nil {
 		return nil, err
+	}
+	if isIdentity(pick) && len(pick) == len(outs) {
+		return outs, nil
 	}
 	res := make([]Tensor, len(pick))
 	for j, k := range pick {
-		s := m.plan.out[k]
-		res[j] = Tensor{Name: s.Name, Datatype: s.Datatype, Shape: shapeFor(s, b), Data: cloneData(set.outData[k])}
+		res[j] = outs[k]
 	}
 	return res, nil
 }
 
-// ioSet is a reusable set of input and output values of one batch size over Go
-// buffers. A cleanup destroys its values once the set is garbage.
-type ioSet struct {
-	in, out         []ort.Value
-	inData, outData []any
+// valueSlice returns n values, in arr when they fit.
+func valueSlice(arr *[4]ort.Value, n int) []ort.Value {
+	if n <= len(arr) {
+		return arr[:n]
+	}
+	return make([]ort.Value, n)
 }
 
-// get returns a pooled set for batch b, or nil when one would be too large.
-func (p *ioPlan) get(b int64) *ioSet {
-	if set, ok := p.pools[b-1].Get().(*ioSet); ok {
-		return set
-	}
-	var n int64
-	for _, s := range slices.Concat(p.in, p.out) {
-		n += elems(shapeFor(s, b))
-	}
-	if n > maxPooledElems {
-		return nil
-	}
-	set := &ioSet{}
-	vals, err := set.fill(p, b)
-	if err != nil {
-		destroyAll(vals)
-		return nil
-	}
-	runtime.AddCleanup(set, destroyAll, vals)
-	return set
-}
-
-// fill allocates the set's buffers and values and returns every value made.
-func (set *ioSet) fill(p *ioPlan, b int64) ([]ort.Value, error) {
-	var vals []ort.Value
-	add := func(s TensorSpec, data *[]any, values *[]ort.Value) error {
-		shape := shapeFor(s, b)
-		d, err := MakeData(s.Datatype, int(elems(shape)))
-		if err != nil {
-			return err
-		}
-		v, err := newValue(shape, d)
-		if err != nil {
-			return err
-		}
-		*data, *values, vals = append(*data, d), append(*values, v), append(vals, v)
-		return nil
-	}
-	for _, s := range p.in {
-		if err := add(s, &set.inData, &set.in); err != nil {
-			return vals, err
+func isIdentity(pick []int) bool {
+	for i, k := range pick {
+		if i != k {
+			return false
 		}
 	}
-	for _, s := range p.out {
-		if err := add(s, &set.outData, &set.out); err != nil {
-			return vals, err
-		}
-	}
-	return vals, nil
+	return true
 }
 
-// runOptions pools ONNX Runtime run options (see Model.run).
-var runOptions sync.Pool // *pooledRunOptions
-
-type pooledRunOptions struct{ ro *ort.RunOptions }
-
-func getRunOptions() (*pooledRunOptions, error) {
-	if p, ok := runOptions.Get().(*pooledRunOptions); ok {
-		return p, nil
+// ownedCopy returns a copy of lent outputs that the caller owns: fresh data and
+// shapes (the shapes share one allocation).
+func ownedCopy(lent []Tensor) []Tensor {
+	n := 0
+	for _, t := range lent {
+		n += len(t.Shape)
 	}
-	ro, err := ort.NewRunOptions()
-	if err != nil {
-		return nil, err
+	dims := make([]int64, 0, n)
+	res := make([]Tensor, len(lent))
+	for j, t := range lent {
+		start := len(dims)
+		dims = append(dims, t.Shape...)
+		res[j] = Tensor{Name: t.Name, Datatype: t.Datatype, Shape: dims[start:len(dims):len(dims)], Data: cloneData(t.Data)}
 	}
-	p := &pooledRunOptions{ro}
-	runtime.AddCleanup(p, func(ro *ort.RunOptions) { ro.Destroy() }, ro)
-	return p, nil
-}
-
-// copyData copies src into dst, slices of the same element type.
-func copyData(dst, src any) {
-	switch d := dst.(type) {
-	case []bool:
-		copy(d, src.([]bool))
-	case []uint8:
-		copy(d, src.([]uint8))
-	case []uint16:
-		copy(d, src.([]uint16))
-	case []uint32:
-		copy(d, src.([]uint32))
-	case []uint64:
-		copy(d, src.([]uint64))
-	case []int8:
-		copy(d, src.([]int8))
-	case []int16:
-		copy(d, src.([]int16))
-	case []int32:
-		copy(d, src.([]int32))
-	case []int64:
-		copy(d, src.([]int64))
-	case []float32:
-		copy(d, src.([]float32))
-	case []float64:
-		copy(d, src.([]float64))
-	}
-}
-
-// cloneData returns a copy of a slice Tensor.Data may hold.
-func cloneData(data any) any {
-	switch d := data.(type) {
-	case []bool:
-		return slices.Clone(d)
-	case []uint8:
-		return slices.Clone(d)
-	case []uint16:
-		return slices.Clone(d)
-	case []uint32:
-		return slices.Clone(d)
-	case []uint64:
-		return slices.Clone(d)
-	case []int8:
-		return slices.Clone(d)
-	case []int16:
-		return slices.Clone(d)
-	case []int32:
-		return slices.Clone(d)
-	case []int64:
-		return slices.Clone(d)
-	case []float32:
-		return slices.Clone(d)
-	case []float64:
-		return slices.Clone(d)
-	}
-	return nil
+	return res
 }

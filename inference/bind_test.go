@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -163,15 +164,18 @@ func firstRowsModel(rows int64) []byte {
 }
 
 // TestPooledConcurrent: goroutines sharing pooled sets of several batch sizes
-// each get exactly the answer a lone call gets.
+// (sets that copy the request in, sets that wrap it, and sizes too large for a
+// set) each get exactly the answer a lone call gets, from Infer and InferFunc.
 func TestPooledConcurrent(t *testing.T) {
 	m := loadPdM(t)
 	ctx := context.Background()
+	const huge = maxPooledOutElems + 1 // one call of each goroutine
+	batches := []int64{1, 2, 8, 9, copyInElems / 6, copyInElems/6 + 1, 1024}
 	want := map[int64][]Tensor{}
 	input := func(b int64) []Tensor {
 		return []Tensor{{Name: "sensors", Datatype: FP32, Shape: []int64{b, 6}, Data: pdmRows(int(b))}}
 	}
-	for b := int64(1); b <= maxPooledBatch+1; b++ {
+	for _, b := range append(batches, huge) {
 		out, err := m.inferAllocated(ctx, input(b), []int{0}, []int{0})
 		if err != nil {
 			t.Fatal(err)
@@ -184,11 +188,23 @@ func TestPooledConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 400 {
-				b := int64((g+i)%(maxPooledBatch+1)) + 1
-				out, err := m.Infer(ctx, input(b), nil)
+			for i := range 200 {
+				b := batches[(g+i)%len(batches)]
+				if i == 0 {
+					b = huge
+				}
+				var out []Tensor
+				var err error
+				if i%2 == 0 {
+					out, err = m.Infer(ctx, input(b), nil)
+				} else {
+					err = m.InferFunc(ctx, input(b), nil, func(lent []Tensor) error {
+						out = ownedCopy(lent)
+						return nil
+					})
+				}
 				if err == nil && !cmp.Equal(want[b], out) {
-					err = errors.New(cmp.Diff(want[b], out))
+					err = fmt.Errorf("batch %d: %s", b, cmp.Diff(want[b], out))
 				}
 				if err != nil {
 					errs <- err

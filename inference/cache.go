@@ -112,17 +112,32 @@ func (c *Cache) Acquire(org string) (m *Model, release func(), ok bool) {
 	}
 }
 
-// Get returns the provenance and signature of org's serving model.
+// Get returns the provenance and a copy of the signature of org's serving model.
 func (c *Cache) Get(org string) (ModelInfo, Signature, bool) {
-	s, ok := (*c.slots.Load())[org]
-	if !ok {
-		return ModelInfo{}, Signature{}, false
-	}
-	m := s.m.Load()
+	m := c.serving(org)
 	if m == nil {
 		return ModelInfo{}, Signature{}, false
 	}
 	return m.info, m.sig.Clone(), true
+}
+
+// Info returns the provenance of org's serving model, as Get does without
+// copying the signature: it takes no lock and does not allocate.
+func (c *Cache) Info(org string) (ModelInfo, bool) {
+	m := c.serving(org)
+	if m == nil {
+		return ModelInfo{}, false
+	}
+	return m.info, true
+}
+
+// serving returns org's serving model (nil if none) without holding it.
+func (c *Cache) serving(org string) *Model {
+	s, ok := (*c.slots.Load())[org]
+	if !ok {
+		return nil
+	}
+	return s.m.Load()
 }
 
 // Orgs lists the orgs with a serving model, sorted.

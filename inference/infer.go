@@ -39,26 +39,62 @@ func (m *Model) Infer(ctx context.Context, in []Tensor, outputs []string) ([]Ten
 		return nil, fmt.Errorf("infer %s %s: %w", m.info.Org, m.info.Version, ErrClosed)
 	}
 	defer m.release()
+	res, set, err := m.infer(ctx, in, outputs)
+	if set != nil {
+		res = ownedCopy(res)
+		m.plan.sets.put(set)
+	}
+	return res, err
+}
+
+// InferFunc is Infer lending the outputs to fn instead of giving them away:
+// out (its tensors, their Shape and Data) is valid only until fn returns and is
+// reused by later inferences, so fn must neither keep nor modify any of it. It
+// saves Infer's copy of the outputs. fn is called only when the inference
+// succeeded, and the model is held (not destroyed by Close) until it returns;
+// InferFunc returns fn's error as is, or Infer's error without calling fn.
+func (m *Model) InferFunc(ctx context.Context, in []Tensor, outputs []string, fn func(out []Tensor) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !m.hold() {
+		return fmt.Errorf("infer %s %s: %w", m.info.Org, m.info.Version, ErrClosed)
+	}
+	defer m.release()
+	res, set, err := m.infer(ctx, in, outputs)
+	if err != nil {
+		return err
+	}
+	err = fn(res)
+	if set != nil {
+		m.plan.sets.put(set)
+	}
+	return err
+}
+
+// infer validates and runs a request for a held model. When set is not nil,
+// res is lent from it and the caller returns it to its pool.
+func (m *Model) infer(ctx context.Context, in []Tensor, outputs []string) (res []Tensor, set *ioSet, err error) {
 	order, err := m.bindInputs(in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pick, err := m.pickOutputs(outputs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	res, planned, err := m.inferPlanned(ctx, in, order, pick)
+	res, set, planned, err := m.inferPlanned(ctx, in, order, pick)
 	if planned && (err == nil || ctx.Err() != nil) {
 		if err != nil {
-			return nil, fmt.Errorf("run %s %s: %w", m.info.Org, m.info.Version, err)
+			return nil, nil, fmt.Errorf("run %s %s: %w", m.info.Org, m.info.Version, err)
 		}
-		return res, nil
+		return res, set, nil
 	}
 	res, err = m.inferAllocated(ctx, in, order, pick)
 	if planned && err == nil {
 		m.plan.off.Store(true) // the output shapes did not follow from the batch size
 	}
-	return res, err
+	return res, nil, err
 }
 
 // inferAllocated runs a validated request with outputs that ONNX Runtime
@@ -74,7 +110,7 @@ func (m *Model) inferAllocated(ctx context.Context, in []Tensor, order, pick []i
 			return nil, fmt.Errorf("input %q: %w", in[k].Name, err)
 		}
 	}
-	if err := m.run(ctx, inVals, outVals); err != nil {
+	if err := m.run(ctx, elements(in[order[0]].Shape), inVals, outVals, nil); err != nil {
 		return nil, fmt.Errorf("run %s %s: %w", m.info.Org, m.info.Version, err)
 	}
 	res := make([]Tensor, len(pick))
@@ -88,15 +124,17 @@ func (m *Model) inferAllocated(ctx context.Context, in []Tensor, order, pick []i
 	return res, nil
 }
 
-// run runs the session, asking ONNX Runtime to stop if ctx is cancelled. Run
-// options come from a pool: creating and destroying them costs two cgo calls.
-func (m *Model) run(ctx context.Context, in, out []ort.Value) error {
-	if ctx.Done() == nil {
-		return m.sess.Run(in, out)
-	}
-	if len(in) > 0 && m.quickRun(in[0].GetShape().FlattenedSize()) {
+// run runs the session on in and out, or on bound (which binds them) if not
+// nil, asking ONNX Runtime to stop if ctx is cancelled during a run that is not
+// quick; elems is the number of elements of the first input. Run options come
+// from a pool: creating and destroying them costs two cgo calls.
+func (m *Model) run(ctx context.Context, elems int64, in, out []ort.Value, bound *ort.IoBinding) error {
+	if ctx.Done() == nil || m.quickRun(elems) {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
+		}
+		if bound != nil {
+			return m.sess.RunWithBinding(bound)
 		}
 		return m.sess.Run(in, out)
 	}

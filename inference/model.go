@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -51,11 +50,11 @@ type Model struct {
 	// identity is 0, 1, 2, … (as many as the larger of inputs and outputs): the
 	// binding of a request that names every tensor in signature order. Read only.
 	identity []int
-	// warmRun is the fastest warm-up inference (batch 1) and warmElems the element count
-	// of its first input: a run expected to take less than QuickRun is not worth wiring
-	// to the request's cancellation (which costs about half a microsecond).
-	warmRun   time.Duration
-	warmElems int64
+	// runFixed and runPerElem estimate, from the warm-up, how long a run takes
+	// whose first input has n elements: runFixed + n × runPerElem nanoseconds (both
+	// 0 without warm-up). A run expected to take less than QuickRun is not worth
+	// wiring to the request's cancellation (which costs about half a microsecond).
+	runFixed, runPerElem float64
 
 	// state is 2×(in-flight calls) plus 1 once Close was called; the session is
 	// destroyed when it reaches exactly 1.
@@ -67,13 +66,14 @@ type Model struct {
 // that every input is a tensor of a served datatype (see Datatypes), and warms
 // the session up with inferences on zeros (two more, at batch sizes 1 and 2,
 // check whether the output shapes follow from the batch size, which lets Infer
-// bind outputs it allocated itself). On Linux the loading runs on an OS thread
-// of lower scheduling priority (nice +10), so that a large model loading does not
-// take CPU from requests being served. It never reads a file and does not
-// keep onnx: the caller may wipe the bytes once it returns. Outputs that are not
-// tensors of a served datatype (a scikit-learn ZipMap's sequence of maps, say) are
-// not served; SkippedOutputs names them. A model with no servable output is
-// rejected. InitRuntime must have been called.
+// bind outputs it allocated itself; for a quick model with a dynamic batch, a
+// few at batch 64 estimate which runs are quick, see QuickRun). On Linux the
+// loading runs on an OS thread of lower scheduling priority (nice +10), so that
+// a large model loading does not take CPU from requests being served. It never
+// reads a file and does not keep onnx: the caller may wipe the bytes once it
+// returns. Outputs that are not tensors of a served datatype (a scikit-learn
+// ZipMap's sequence of maps, say) are not served; SkippedOutputs names them. A
+// model with no servable output is rejected. InitRuntime must have been called.
 func LoadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
 	var m *Model
 	var err error
@@ -120,25 +120,11 @@ func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOption
 	if plan := newPlan(m.sig); runs > 0 && plan != nil && m.planHolds(ctx, plan) {
 		m.plan = plan
 	}
-	fastest := time.Duration(1<<63 - 1)
-	for i := 0; i < runs; i++ {
-		start := time.Now()
-		if _, err := m.Infer(ctx, zeroInputs(m.sig, 1), nil); err != nil {
-			m.sess.Destroy()
-			return nil, fmt.Errorf("warm-up inference on zeros: %w", err)
-		}
-		fastest = min(fastest, time.Since(start))
-	}
-	if runs > 0 && len(m.sig.Inputs) > 0 {
-		m.warmRun, m.warmElems = fastest, max(1, elements(zeroInputs(m.sig, 1)[0].Shape))
+	if err := m.warmUp(ctx, runs); err != nil {
+		m.destroy()
+		return nil, err
 	}
 	return m, nil
-}
-
-// quickRun reports whether a run whose first input has elems elements is expected, from
-// the warm-up, to take less than QuickRun.
-func (m *Model) quickRun(elems int64) bool {
-	return m.warmRun > 0 && time.Duration(float64(m.warmRun)*float64(elems)/float64(m.warmElems)) < QuickRun
 }
 
 func elements(shape []int64) int64 {
@@ -148,10 +134,6 @@ func elements(shape []int64) int64 {
 	}
 	return n
 }
-
-// QuickRun is the warm-up inference time under which a model's runs are not wired to the
-// request's cancellation: a cancelled request then stops before its run, not during it.
-const QuickRun = time.Millisecond
 
 // signatureOf builds the served signature from ONNX Runtime's IO info.
 func signatureOf(ins, outs []ort.InputOutputInfo) (Signature, []string, error) {
@@ -278,6 +260,15 @@ func (m *Model) Info() ModelInfo { return m.info }
 // Signature returns a copy of the model's served inputs and outputs.
 func (m *Model) Signature() Signature { return m.sig.Clone() }
 
+// OutputName returns the name of the model's i-th served output in signature
+// order ("" if there is none), without copying the signature as Signature does.
+func (m *Model) OutputName(i int) string {
+	if i < 0 || i >= len(m.sig.Outputs) {
+		return ""
+	}
+	return m.sig.Outputs[i].Name
+}
+
 // SkippedOutputs names the model's outputs that are not served (non-tensors or
 // unserved datatypes), in the model's order.
 func (m *Model) SkippedOutputs() []string { return slices.Clone(m.skipped) }
@@ -339,5 +330,8 @@ func (m *Model) release() {
 
 func (m *Model) destroy() {
 	m.destroyed.Add(1)
+	if m.plan != nil {
+		m.plan.sets.drain() // bindings must go before the session
+	}
 	m.sess.Destroy()
 }

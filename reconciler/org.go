@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -40,6 +39,7 @@ type orgRun struct {
 	bytes     []byte
 	rec       store.Record
 	fromStore bool
+	preload   chan loadResult // the load obtain started once the pulled bytes were verified
 	model     *inference.Model
 	done      bool      // the org already serves the desired digest
 	swapStart time.Time // when deploy began, for the swap duration metric
@@ -70,6 +70,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 	}
 	plog := r.pipeRun(o.Name, commit)
 	defer run.waitBackup()
+	defer run.dropPreload()
 	defer func() {
 		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", run.version)); e != nil {
 			run.log.Warn("pipeline log", "err", e)
@@ -87,7 +88,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 		}
 		stage := plog.Stage(s.name)
 		err := s.fn(ctx, run)
-		if s.name == pipelog.Resolve && err == nil && !run.done {
+		if s.name == pipelog.Pull && err == nil {
 			r.startBackup(ctx, run)
 		}
 		stage.Done(err, slog.String("digest", run.digest.DigestStr()))
@@ -119,9 +120,12 @@ type backupResult struct {
 	err     error
 }
 
-// startBackup keeps the outgoing version in backups/<org>/ while the candidate is pulled
+// startBackup keeps the outgoing version in backups/<org>/ while the candidate is loaded
 // and validated (the backup checks the outgoing model's bytes, which takes a while for a
-// large model), so it is off the deploy path. deploy waits for it before the swap.
+// large model), so it is off the deploy path. deploy waits for it before the swap. It
+// starts once the candidate is stored, not while it streams in: the pull uses both cores
+// (hashing, encryption), the load mostly one, and a tag pushed again under the same
+// version is then already replaced in models/ (the backup takes the deploy dir's copy).
 func (r *Reconciler) startBackup(ctx context.Context, run *orgRun) {
 	run.backup = make(chan backupResult, 1)
 	go func() {
@@ -225,16 +229,47 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 		ModelDigest: art.Model.Digest.String(), Format: string(art.Format), ConfigCommit: run.commit, Metadata: meta,
 		Signer: run.signer,
 	}
-	// The plaintext is kept in memory while it streams into the store: Put checks its
-	// sha256 (as the registry reader did) before anything becomes visible, so the bytes
-	// need no second decrypt-and-hash to be loaded.
+	// The plaintext is kept in memory while it streams into the store, so it needs no
+	// second decrypt-and-hash to be loaded. Its one sha256 check is the registry reader's
+	// (Put relies on it: store.VerifyingReader), done before Put calls back: only then
+	// does the load start, while Put fsyncs and renames. Deploy runs after this step, so
+	// never before the version is durably stored.
 	var plain bytes.Buffer
 	plain.Grow(int(min(art.Model.Size, 1<<30)))
-	if rec, err = r.store.Put(ctx, rec, io.TeeReader(rc, &plain)); err != nil {
+	preload := func() { run.preload = r.startLoad(ctx, run, plain.Bytes()) }
+	if rec, err = r.store.Put(ctx, rec, rc, store.CopyTo(&plain), store.OnVerified(preload)); err != nil {
+		run.dropPreload()
 		return pullError(fmt.Errorf("pull %s@%s: %w", ref, digest, err))
 	}
 	run.bytes, run.rec = plain.Bytes(), rec
 	return nil
+}
+
+type loadResult struct {
+	model *inference.Model
+	err   error
+}
+
+// startLoad loads onnx into ONNX Runtime in the background (see loadModel); the result
+// arrives on the returned channel.
+func (r *Reconciler) startLoad(ctx context.Context, run *orgRun, onnx []byte) chan loadResult {
+	ch := make(chan loadResult, 1)
+	go func() {
+		m, err := r.loadModel(ctx, run, onnx)
+		ch <- loadResult{m, err}
+	}()
+	return ch
+}
+
+// dropPreload waits for a load obtain started that no step took, and closes its model.
+func (run *orgRun) dropPreload() {
+	if run.preload == nil {
+		return
+	}
+	if res := <-run.preload; res.model != nil {
+		res.model.Close()
+	}
+	run.preload = nil
 }
 
 // pullError classifies a pull failure: an artifact that is not a usable model needs a
@@ -250,15 +285,18 @@ func pullError(err error) error {
 	return transient("pull", "PullFailed", err)
 }
 
-// load creates and warms up an ONNX Runtime session for the candidate and checks that it
-// keeps the serving model's inputs and outputs.
+// load creates and warms up an ONNX Runtime session for the candidate (or takes the one
+// obtain started loading) and checks that it keeps the serving model's inputs and outputs.
 func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 	o, digest := run.org, run.digest.DigestStr()
-	info := inference.ModelInfo{Org: o.Name, Version: run.version, Digest: digest, ConfigCommit: run.commit}
-	start := time.Now()
-	m, err := inference.LoadModel(ctx, run.bytes, info, r.opts.Load)
-	if r.opts.Metrics != nil {
-		r.opts.Metrics.ObserveLoad(o.Name, time.Since(start), err)
+	var m *inference.Model
+	var err error
+	if run.preload != nil {
+		res := <-run.preload
+		run.preload = nil
+		m, err = res.model, res.err
+	} else {
+		m, err = r.loadModel(ctx, run, run.bytes)
 	}
 	if err != nil {
 		return stalled("load", "LoadFailed", fmt.Errorf("load %s@%s into ONNX Runtime: %w", o.Model, digest, err))
@@ -270,6 +308,17 @@ func (r *Reconciler) load(ctx context.Context, run *orgRun) error {
 		}
 	}
 	return nil
+}
+
+// loadModel loads onnx, the candidate's verified bytes, into ONNX Runtime.
+func (r *Reconciler) loadModel(ctx context.Context, run *orgRun, onnx []byte) (*inference.Model, error) {
+	info := inference.ModelInfo{Org: run.org.Name, Version: run.version, Digest: run.digest.DigestStr(), ConfigCommit: run.commit}
+	start := time.Now()
+	m, err := inference.LoadModel(ctx, onnx, info, r.opts.Load)
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.ObserveLoad(run.org.Name, time.Since(start), err)
+	}
+	return m, err
 }
 
 // deploy keeps the outgoing version in backups/<org>/ and publishes the candidate as the

@@ -149,6 +149,8 @@ func (a *Artifact) readConfig(ctx context.Context) error {
 // and its final Read fails with ErrSizeMismatch or ErrDigestMismatch instead of io.EOF if the
 // registry sent other bytes (io.Copy from it returns that error, or nil when verified);
 // callers must treat everything read as untrusted until then, e.g. write to a temp file.
+// The reader has a method VerifiedDigest() string that returns Model.Digest, so that a
+// consumer such as the store can rely on this check instead of hashing the bytes again.
 func (a *Artifact) OpenModel(ctx context.Context) (io.ReadCloser, error) {
 	rc, err := a.conn.openBlob(ctx, a.Model)
 	if err != nil {

@@ -84,6 +84,12 @@ func (v *verifiedReader) finish(probe bool) error {
 // Close implements io.Closer.
 func (v *verifiedReader) Close() error { return v.body.Close() }
 
+// VerifiedDigest returns the digest ("sha256:<hex>") the reader checks its bytes against:
+// its Read returns io.EOF only after exactly the declared number of bytes, hashing to
+// this digest, was read, and once a Read failed every later Read fails too. A consumer
+// that needs the bytes checked (the store) may rely on that instead of hashing again.
+func (v *verifiedReader) VerifiedDigest() string { return v.want.String() }
+
 // open GETs a manifest or blob by digest; the caller verifies the body and closes it.
 func (rc *repoConn) open(ctx context.Context, kind string, want v1.Hash, accept, what string) (*http.Response, error) {
 	if want.Algorithm != "sha256" {

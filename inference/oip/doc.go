@@ -17,7 +17,7 @@
 //
 // Every successful infer response is remembered for feedback under its "id"
 // (the client's request id, or a UUID Talon made up and returned): per org,
-// the last FeedbackCapacity predictions (default 100,000, about 100 bytes each
+// the last FeedbackCapacity predictions (default 100,000, about 72 bytes each
 // and no pointers for the garbage collector to scan) for FeedbackTTL (default
 // 1h), with the model version that made them. A request id sent again
 // replaces the earlier prediction, so clients that want feedback send unique

@@ -85,22 +85,13 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
 }
 
-// writeInferResponse writes the OIP infer response, built by hand in a pooled
-// buffer: the JSON json.Marshal would write for the same fields, and output
-// data as appendData writes it (json.Marshal would reflect over every element
-// and reject NaN). The provenance headers are set by the caller.
-func writeInferResponse(w http.ResponseWriter, org, id string, p provenance, outs []inference.Tensor) {
-	bp := responsePool.Get().(*[]byte)
-	b := appendInferResponse((*bp)[:0], org, id, p, outs)
-	writeBody(w, http.StatusOK, b)
-	if cap(b) <= maxPooledBody {
-		*bp = b[:0]
-		responsePool.Put(bp)
-	}
-}
-
+// responsePool holds the buffers infer responses are built in.
 var responsePool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
 
+// appendInferResponse appends the OIP infer response, built by hand: the JSON
+// json.Marshal would write for the same fields, and output data as appendData
+// writes it (json.Marshal would reflect over every element and reject NaN).
+// The provenance headers are set by the caller.
 func appendInferResponse(b []byte, org, id string, p provenance, outs []inference.Tensor) []byte {
 	b = append(b, `{"model_name":`...)
 	b = appendString(b, org)
@@ -141,7 +132,7 @@ func appendInferResponse(b []byte, org, id string, p provenance, outs []inferenc
 // ASCII that needs no escape (HTML's <, > and & included), else as marshalled.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			j, _ := json.Marshal(s) // a string always marshals
 			return append(b, j...)
 		}
@@ -150,6 +141,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plainJSON marks the bytes json.Marshal writes as they are in a string.
+var plainJSON = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)

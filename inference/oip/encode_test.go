@@ -13,7 +13,7 @@ import (
 	"github.com/eaglenotifier/talon/inference"
 )
 
-// marshalInferResponse is the response as writeInferResponse wrote it before
+// marshalInferResponse is the response as the server wrote it before
 // it was built by hand: json.Marshal for everything but the data.
 func marshalInferResponse(org, id string, p provenance, outs []inference.Tensor) []byte {
 	j := func(b []byte, v any) []byte {
@@ -85,6 +85,17 @@ func TestInferResponseMatchesMarshal(t *testing.T) {
 				t.Errorf("parsed (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// Every byte, alone in a string, is written as json.Marshal writes it.
+func TestAppendStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		s := "a" + string([]byte{byte(c)}) + "b"
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("byte %#x: got %s, want %s", c, got, want)
+		}
 	}
 }
 

@@ -48,7 +48,8 @@ func (s *Server) remember(org, id, version, first string, outs []inference.Tenso
 	}
 	for _, t := range outs {
 		if t.Name == first {
-			classes, why := classesOf(t, s.Threshold(org), s.opts.FeedbackMaxRows)
+			var one [1]int64 // the classes of a one-row prediction, without allocating
+			classes, why := classesOf(one[:0], t, s.Threshold(org), s.opts.FeedbackMaxRows)
 			s.preds.remember(org, id, version, classes, why, now)
 			return
 		}
@@ -60,8 +61,9 @@ func (s *Server) remember(org, id, version, first string, outs []inference.Tenso
 // floats per row are the probabilities of classes 0 and 1 (class 1 at ≥
 // threshold); more floats per row predict their argmax; one integer or boolean
 // per row is the class itself. Anything else, or more than maxRows rows, cannot
-// be scored: classes is nil and why says why.
-func classesOf(t inference.Tensor, threshold float64, maxRows int) (classes []int64, why unscorable) {
+// be scored: classes is nil and why says why. classes is dst's array when it
+// has room.
+func classesOf(dst []int64, t inference.Tensor, threshold float64, maxRows int) (classes []int64, why unscorable) {
 	rows, total := int64(1), int64(1)
 	for i, d := range t.Shape {
 		if i == 0 {
@@ -78,12 +80,12 @@ func classesOf(t inference.Tensor, threshold float64, maxRows int) (classes []in
 	k := int(total / rows)
 	switch d := t.Data.(type) {
 	case []float32:
-		return floatClasses(d, int(rows), k, threshold), why
+		return floatClasses(dst, d, int(rows), k, threshold), why
 	case []float64:
-		return floatClasses(d, int(rows), k, threshold), why
+		return floatClasses(dst, d, int(rows), k, threshold), why
 	case []bool:
 		if k == 1 {
-			classes = make([]int64, rows)
+			classes = zeroed(dst, len(d))
 			for i, v := range d {
 				if v {
 					classes[i] = 1
@@ -91,21 +93,21 @@ func classesOf(t inference.Tensor, threshold float64, maxRows int) (classes []in
 			}
 		}
 	case []int64:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []int32:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []int16:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []int8:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []uint64:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []uint32:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []uint16:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	case []uint8:
-		classes = intClasses(d, k)
+		classes = intClasses(dst, d, k)
 	}
 	if classes != nil {
 		return classes, why
@@ -113,8 +115,18 @@ func classesOf(t inference.Tensor, threshold float64, maxRows int) (classes []in
 	return nil, unscorable{code: manyPerRow, n: uint32(min(k, math.MaxUint32)), datatype: datatypeIndex(t.Datatype)}
 }
 
-func floatClasses[T float32 | float64](d []T, rows, k int, threshold float64) []int64 {
-	classes := make([]int64, rows)
+// zeroed returns n zeros in dst's array if it has room, else in a new one.
+func zeroed(dst []int64, n int) []int64 {
+	if cap(dst) < n {
+		return make([]int64, n)
+	}
+	d := dst[:n]
+	clear(d)
+	return d
+}
+
+func floatClasses[T float32 | float64](dst []int64, d []T, rows, k int, threshold float64) []int64 {
+	classes := zeroed(dst, rows)
 	for r := range rows {
 		row := d[r*k : (r+1)*k]
 		switch k {
@@ -136,11 +148,11 @@ func floatClasses[T float32 | float64](d []T, rows, k int, threshold float64) []
 }
 
 // intClasses returns the one integer per row of d as classes (nil if k ≠ 1).
-func intClasses[T signed | unsigned](d []T, k int) []int64 {
+func intClasses[T signed | unsigned](dst []int64, d []T, k int) []int64 {
 	if k != 1 {
 		return nil
 	}
-	classes := make([]int64, len(d))
+	classes := zeroed(dst, len(d))
 	for i, v := range d {
 		classes[i] = int64(v)
 	}

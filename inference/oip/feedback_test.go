@@ -242,7 +242,7 @@ func TestClassesOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, u := classesOf(tt.t, 0.5, DefaultFeedbackMaxRows)
+			got, u := classesOf(nil, tt.t, 0.5, DefaultFeedbackMaxRows)
 			why := ""
 			if u.code != scorable {
 				why = u.String()

@@ -15,8 +15,12 @@ import (
 // infer serves an infer request and records it in the metrics and monitor.
 // The clock is read only when something records.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	org := r.PathValue("org")
-	info, ok := s.servingInfo(org)
+	s.inferOrg(w, r, r.PathValue("org"))
+}
+
+// inferOrg is infer for org (the path's {org}).
+func (s *Server) inferOrg(w http.ResponseWriter, r *http.Request, org string) {
+	info, ok := s.cache.Info(org)
 	if !ok {
 		if s.opts.Metrics != nil {
 			s.opts.Metrics.ObserveUnknownModel()
@@ -55,7 +59,8 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, org string, 
 		writeError(w, status, msg)
 		return info.Version, status
 	}
-	if r.Header.Get("Inference-Header-Content-Length") != "" {
+	// r.Header.Get without canonicalizing the name again: the server did.
+	if v := r.Header["Inference-Header-Content-Length"]; len(v) > 0 && v[0] != "" {
 		return fail(http.StatusBadRequest, "the binary tensor data extension is not supported; send JSON")
 	}
 	if !versionMatches(w, r, info) {
@@ -74,18 +79,28 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, org string, 
 		release()
 		return info.Version, http.StatusNotFound
 	}
-	outs, err := m.Infer(r.Context(), req.Inputs, req.Outputs)
-	first := s.firstOutput(org, m)
-	release()
-	p := provenanceOf(w, info)
-	if err != nil {
-		return fail(inferStatus(err), err.Error())
-	}
 	if req.ID == "" {
 		req.ID = newID()
 	}
-	s.remember(org, req.ID, info.Version, first, outs, start)
-	writeInferResponse(w, org, req.ID, p, outs)
+	p := provenanceOf(w, info)
+	bp := responsePool.Get().(*[]byte)
+	body := (*bp)[:0]
+	err = m.InferFunc(r.Context(), req.Inputs, req.Outputs, func(outs []inference.Tensor) error {
+		s.remember(org, req.ID, info.Version, m.OutputName(0), outs, start)
+		body = appendInferResponse(body, org, req.ID, p, outs)
+		return nil
+	})
+	release()
+	if err == nil {
+		writeBody(w, http.StatusOK, body)
+	}
+	if cap(body) <= maxPooledBody {
+		*bp = body[:0]
+		responsePool.Put(bp)
+	}
+	if err != nil {
+		return fail(inferStatus(err), err.Error())
+	}
 	return info.Version, http.StatusOK
 }
 
@@ -128,42 +143,4 @@ func inferStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
-}
-
-// servingInfo returns the provenance of org's serving model as Cache.Get
-// does, without copying the model's signature: it holds the model for a
-// moment instead. A model closed while still in the cache, which Acquire
-// refuses, is left to Get.
-func (s *Server) servingInfo(org string) (inference.ModelInfo, bool) {
-	if m, release, ok := s.cache.Acquire(org); ok {
-		info := m.Info()
-		release()
-		return info, true
-	}
-	info, _, ok := s.cache.Get(org)
-	return info, ok
-}
-
-// firstOutput returns the name of m's first output ("" without feedback,
-// which is all it is for), kept per org for the model that served last.
-// The entry is keyed by the model's provenance, not the model, so that no
-// swapped-out model stays reachable from it.
-func (s *Server) firstOutput(org string, m *inference.Model) string {
-	if s.preds == nil {
-		return ""
-	}
-	info := m.Info()
-	if v, ok := s.firstOutputs.Load(org); ok {
-		if f := v.(*firstOutput); f.info == info {
-			return f.name
-		}
-	}
-	name := m.Signature().Outputs[0].Name // a model has an output (inference.LoadModel)
-	s.firstOutputs.Store(org, &firstOutput{info: info, name: name})
-	return name
-}
-
-type firstOutput struct {
-	info inference.ModelInfo
-	name string
 }

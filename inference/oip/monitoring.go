@@ -55,7 +55,7 @@ type MonitoringJSON struct {
 
 func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
-	info, _, served := s.cache.Get(org)
+	info, served := s.cache.Info(org)
 	versions := s.opts.Monitor.Versions(org)
 	if !served && len(versions) == 0 {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is neither served nor monitored", org))

@@ -3,6 +3,7 @@ package oip
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +71,6 @@ type Server struct {
 	panics     atomic.Uint64
 	preds      *predictions // nil when feedback is disabled
 	thresholds sync.Map     // org → float64
-	// firstOutputs holds, per org, the *firstOutput of the model that served
-	// last.
-	firstOutputs sync.Map
 }
 
 // NewServer returns a Server for the models in c; the package documentation
@@ -147,7 +145,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusInternalServerError, "internal error")
 	}()
+	if org, ok := inferPath(r); ok {
+		s.inferOrg(w, r, org)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// inferPath reports whether r is POST /v2/models/{org}/infer as the mux would
+// route it, and returns org, so that the most frequent request skips the
+// mux's matching (which allocates). It takes only paths the mux takes as they
+// are: no escapes (RawPath empty), nothing cleanPath would change, org one
+// segment; anything else is left to the mux.
+func inferPath(r *http.Request) (string, bool) {
+	const prefix, suffix = "/v2/models/", "/infer"
+	p := r.URL.Path
+	if r.Method != http.MethodPost || r.URL.RawPath != "" || len(p) <= len(prefix)+len(suffix) ||
+		p[:len(prefix)] != prefix || p[len(p)-len(suffix):] != suffix {
+		return "", false
+	}
+	org := p[len(prefix) : len(p)-len(suffix)]
+	if org == "." || org == ".." || strings.IndexByte(org, '/') >= 0 {
+		return "", false
+	}
+	return org, true
 }
 
 // Panics returns the number of handler panics recovered so far.
@@ -243,8 +264,13 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
-	info, _, ok := s.lookup(w, r)
+	org := r.PathValue("org")
+	info, ok := s.cache.Info(org)
 	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not served", org))
+		return
+	}
+	if !versionMatches(w, r, info) {
 		return
 	}
 	provenanceOf(w, info)

@@ -60,7 +60,7 @@ func (s *Store) Backup(ctx context.Context, org string) (string, error) {
 func (s *Store) backup(ctx context.Context, org, dir, bdir string, cur deployDir) error {
 	dst := s.files(bdir, cur.dep.Version)
 	if old, err := readRecord(dst.meta); err == nil && sameContent(old, cur.rec) && exists(dst.model) {
-		return writeDeploymentNote(ctx, dst.deployment, cur.dep)
+		return writeDeploymentNote(ctx, dst.deployment, cur.dep, false)
 	}
 	// Hide an older backup of this version before any of its files is replaced.
 	if _, err := removeDurable(dst.meta); err != nil {
@@ -71,11 +71,11 @@ func (s *Store) backup(ctx context.Context, org, dir, bdir string, cur deployDir
 	var err error
 	if rec, rerr := readRecord(src.meta); rerr == nil && sameContent(rec, cur.rec) {
 		recSrc, reportSrc = src.meta, src.report
-		err = s.placeFile(ctx, src.model, dst.model)
+		err = s.placeUnsynced(ctx, src.model, dst.model)
 	} else if cur.plaintext && s.Encrypted() {
 		err = s.encryptFile(ctx, org, cur.model, cur.rec, dst.model)
 	} else {
-		err = s.placeFile(ctx, cur.model, dst.model)
+		err = s.placeUnsynced(ctx, cur.model, dst.model)
 	}
 	if err != nil {
 		return err
@@ -87,11 +87,16 @@ func (s *Store) backup(ctx context.Context, org, dir, bdir string, cur deployDir
 		return err
 	}
 	if reportSrc != "" && exists(reportSrc) {
-		if err := s.placeFile(ctx, reportSrc, dst.report); err != nil {
+		if err := s.placeUnsynced(ctx, reportSrc, dst.report); err != nil {
 			return err
 		}
 	}
-	if err := writeDeploymentNote(ctx, dst.deployment, cur.dep); err != nil {
+	if err := writeDeploymentNote(ctx, dst.deployment, cur.dep, true); err != nil {
+		return err
+	}
+	// One fsync of backups/<org> makes the model, report and note durable (each was
+	// fsynced or is a link to a fsynced file) before the record that names them.
+	if err := syncDir(bdir); err != nil {
 		return err
 	}
 	return s.placeFile(ctx, recSrc, dst.meta)
@@ -103,7 +108,8 @@ func sameContent(a, b Record) bool {
 }
 
 // writeDeploymentNote records dep in path unless path already holds a later deployment.
-func writeDeploymentNote(ctx context.Context, path string, dep Deployment) error {
+// With deferDirSync the caller fsyncs path's directory.
+func writeDeploymentNote(ctx context.Context, path string, dep Deployment, deferDirSync bool) error {
 	var old Deployment
 	if err := readJSON(path, &old); err == nil && !old.DeployedAt.Before(dep.DeployedAt) {
 		return nil
@@ -112,7 +118,7 @@ func writeDeploymentNote(ctx context.Context, path string, dep Deployment) error
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	_, err = writeDurable(ctx, path, copyFrom(strings.NewReader(string(b)+"\n")), nil)
+	_, err = writeFile(ctx, path, copyFrom(strings.NewReader(string(b)+"\n")), nil, writeMode{deferDirSync: deferDirSync})
 	return err
 }
 
@@ -207,13 +213,17 @@ func (s *Store) RestoreBackup(ctx context.Context, org, version string) error {
 	if err := s.verifyFile(ctx, org, b.model, brec, !s.Encrypted()); err != nil {
 		return fail(err)
 	}
-	if err := s.placeFile(ctx, b.model, m.model); err != nil {
+	if err := s.placeUnsynced(ctx, b.model, m.model); err != nil {
 		return fail(err)
 	}
 	if exists(b.report) && !exists(m.report) {
-		if err := s.placeFile(ctx, b.report, m.report); err != nil {
+		if err := s.placeUnsynced(ctx, b.report, m.report); err != nil {
 			return fail(err)
 		}
+	}
+	// One fsync of models/<org> for the model and report, before the record names them.
+	if err := syncDir(dir); err != nil {
+		return fail(err)
 	}
 	if err := s.placeFile(ctx, b.meta, m.meta); err != nil {
 		return fail(err)

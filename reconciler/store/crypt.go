@@ -157,56 +157,74 @@ func readErr(path string, err error, format string, args ...any) error {
 	return corrupt(path, format+" (%v)", append(args, err)...)
 }
 
-// streamEncrypted copies src into w, encrypted to rcpt when it is not nil, hashing the
-// plaintext into h on the way. It returns the number of plaintext bytes.
-func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, h hash.Hash) (int64, error) {
+// streamEncrypted copies src into w, encrypted to rcpt when it is not nil, and every
+// plaintext byte also into side (a hash, say) unless side is nil. It returns the number
+// of plaintext bytes.
+func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, side io.Writer) (int64, error) {
 	if rcpt == nil {
-		return pipeCopy(w, src, h)
+		return pipeCopy(w, src, side)
 	}
 	ew, err := age.Encrypt(w, rcpt)
 	if err != nil {
 		return 0, fmt.Errorf("encrypt: %w", err)
 	}
-	n, err := pipeCopy(ew, src, h)
+	n, err := pipeCopy(ew, src, side)
 	if err != nil {
 		return n, err
 	}
 	return n, ew.Close()
 }
 
-// Buffers of pipeCopy: memory use is bounded by pipeBufs × pipeBufSize.
+// Buffers of pipeCopy: memory use is bounded by pipeBufs × pipeBufSize. Three keep both
+// sides busy (one being read into, one being written, one queued); a Put adds one more
+// of directBufSize for direct I/O.
 const (
-	pipeBufs    = 4
+	pipeBufs    = 3
 	pipeBufSize = 1 << 20
 )
 
 // pipeCopy copies src to dst with reading and writing overlapped, so a pull uses two
 // cores: a goroutine reads src (network, the registry's digest check) into a few
-// buffers and hashes them into h, while the calling goroutine writes them to dst
-// (encryption, the file). The goroutine no longer touches src or h when pipeCopy
-// returns.
-func pipeCopy(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
+// buffers and copies them into side (a hash; nil for none), while the calling goroutine
+// writes them to dst (encryption, the file). Buffers are allocated as the reader needs
+// them, so a small model costs one. The goroutine no longer touches src or side when
+// pipeCopy returns, and it wrote every byte to side before pipeCopy returns them as
+// copied.
+func pipeCopy(dst io.Writer, src io.Reader, side io.Writer) (int64, error) {
 	type chunk struct {
 		b   []byte
 		err error
 	}
 	free := make(chan []byte, pipeBufs)
-	for range pipeBufs {
-		free <- make([]byte, pipeBufSize)
-	}
 	full := make(chan chunk, pipeBufs) // never blocks: at most pipeBufs buffers exist
 	stop := make(chan struct{})
 	go func() {
 		defer close(full)
+		made := 0
 		for {
 			var buf []byte
 			select {
 			case <-stop:
 				return
 			case buf = <-free:
+			default:
+				if made < pipeBufs {
+					made++
+					buf = make([]byte, pipeBufSize)
+					break
+				}
+				select {
+				case <-stop:
+					return
+				case buf = <-free:
+				}
 			}
 			n, err := io.ReadFull(src, buf)
-			h.Write(buf[:n])
+			if side != nil && n > 0 {
+				if _, werr := side.Write(buf[:n]); werr != nil && err == nil {
+					err = werr
+				}
+			}
 			if err == io.ErrUnexpectedEOF {
 				err = io.EOF
 			}

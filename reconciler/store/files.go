@@ -68,6 +68,15 @@ func exists(path string) bool {
 // dst's directory. Stored files are never changed in place (always replaced by rename),
 // so a link shares nothing that could change under the other name.
 func (s *Store) placeFile(ctx context.Context, src, dst string) error {
+	if err := s.placeUnsynced(ctx, src, dst); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// placeUnsynced is placeFile without the directory fsync: the caller fsyncs dst's
+// directory once for several files, before a record that names them is placed.
+func (s *Store) placeUnsynced(ctx context.Context, src, dst string) error {
 	if _, err := os.Lstat(src); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s: %w", src, ErrNotFound)
@@ -87,7 +96,7 @@ func (s *Store) placeFile(ctx context.Context, src, dst string) error {
 			return fmt.Errorf("store: %w", err)
 		}
 		defer f.Close()
-		if _, err := writeDurable(ctx, dst, copyFrom(ctxReader{ctx, f}), nil); err != nil {
+		if _, err := writeFile(ctx, dst, copyFrom(ctxReader{ctx, f}), nil, writeMode{deferDirSync: true}); err != nil {
 			return fmt.Errorf("store: copy %s: %w", src, err)
 		}
 		return nil
@@ -96,7 +105,7 @@ func (s *Store) placeFile(ctx context.Context, src, dst string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("store: %w", err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // removeDurable removes path and fsyncs its directory; a missing file is no error. It

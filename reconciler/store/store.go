@@ -28,8 +28,11 @@
 // the one new files are encrypted to; all of them are tried to decrypt (Rekey relies on it).
 //
 // A file appears under its final name only after it was written whole, fsynced and renamed,
-// and the directory fsynced, so a crash at any point leaves either the old or the new state.
-// Model bytes are encrypted while they stream in: no plaintext temporary file is written.
+// and its directory is fsynced before anything that names it (a record, the deployed
+// symlink) is renamed into place — once for several files of one directory where they are
+// placed together — so a crash at any point leaves either the old or the new state.
+// Model bytes are encrypted while they stream in: no plaintext temporary file is written,
+// and they are written around the page cache (O_DIRECT) where the file system allows.
 // Reads decrypt into memory only and re-check the plaintext's sha256 (ErrCorrupt).
 // Operations on one org must not run concurrently within a process; writers in different
 // processes (talon run and talon store rekey) exclude each other with a lock file. Readers

@@ -16,59 +16,6 @@ import (
 	"filippo.io/age"
 )
 
-// Put streams a model version into the store from r and records rec for it. In an
-// encrypted store the bytes are encrypted to the org's current key on their way to a
-// temporary file (no plaintext touches the disk). The file is fsynced and renamed into
-// place only after r ended without error and the plaintext hashes to rec.ModelDigest when
-// it is set; otherwise nothing changes. It returns rec completed with Size, ModelDigest
-// and StoredAt. A missing or unsafe key fails before anything is read (ErrKeyUnavailable).
-func (s *Store) Put(ctx context.Context, rec Record, r io.Reader) (Record, error) {
-	model, meta, err := s.versionPaths(rec.Org, rec.Version)
-	if err != nil {
-		return Record{}, err
-	}
-	dir := filepath.Dir(model)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Record{}, fmt.Errorf("store: %w", err)
-	}
-	unlock, err := lockOrg(ctx, dir, false)
-	if err != nil {
-		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
-	}
-	defer unlock()
-	var rcpt age.Recipient
-	if s.Encrypted() {
-		keys, err := s.loadKeys(rec.Org)
-		if err != nil {
-			return Record{}, err
-		}
-		rcpt = keys.recipient
-	}
-	h := sha256.New()
-	var got string
-	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, h) }
-	check := func(int64) error {
-		got = digestString(h)
-		if rec.ModelDigest != "" && rec.ModelDigest != got {
-			return fmt.Errorf("bytes hash to %s, expected %s", got, rec.ModelDigest)
-		}
-		return nil
-	}
-	n, err := writeDurable(ctx, model, fill, check)
-	if err != nil {
-		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
-	}
-	rec.ModelDigest, rec.Size, rec.StoredAt = got, n, time.Now().UTC()
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return Record{}, fmt.Errorf("store: %w", err)
-	}
-	if _, err := writeDurable(ctx, meta, copyFrom(strings.NewReader(string(b)+"\n")), nil); err != nil {
-		return Record{}, fmt.Errorf("store %s/%s: metadata: %w", rec.Org, rec.Version, err)
-	}
-	return rec, nil
-}
-
 // DeployOption configures one Deploy.
 type DeployOption func(*deployOptions)
 
@@ -157,8 +104,10 @@ func (s *Store) Deploy(ctx context.Context, org, version, configCommit string, o
 	return pruneDeployDirs(dir, name, prev)
 }
 
-// decryptTo writes the plaintext of the encrypted version file src to dst durably, after
-// checking it against rec (ErrCorrupt).
+// decryptTo writes the plaintext of the encrypted version file src to dst, fsynced,
+// after checking it against rec (ErrCorrupt). dst's directory is not fsynced: Deploy
+// writes deployment.json into the same new deploy dir next, and that fsyncs it before
+// the symlink points there.
 func (s *Store) decryptTo(ctx context.Context, org, src string, rec Record, dst string) error {
 	keys, err := s.loadKeys(org)
 	if err != nil {
@@ -187,7 +136,7 @@ func (s *Store) decryptTo(ctx context.Context, org, src string, rec Record, dst 
 		}
 		return nil
 	}
-	_, err = writeDurable(ctx, dst, fill, check)
+	_, err = writeFile(ctx, dst, fill, check, writeMode{deferDirSync: true})
 	return err
 }
 
@@ -260,20 +209,45 @@ func copyFrom(r io.Reader) func(io.Writer) (int64, error) {
 
 // writeDurable writes path through a temporary file in the same directory (mode 0600):
 // fill it, check (when not nil) with the count fill returned, fsync, rename, fsync the
-// directory. On any error the temporary file is removed and path is untouched.
+// directory. On any error the temporary file is removed and path is untouched. While a
+// large file is filled, the kernel is asked to start writing it out (see writeback), so
+// the disk works alongside fill and the fsync has little left to do.
 func writeDurable(ctx context.Context, path string, fill func(io.Writer) (int64, error), check func(n int64) error) (int64, error) {
+	return writeFile(ctx, path, fill, check, writeMode{})
+}
+
+// writeMode tunes writeFile.
+type writeMode struct {
+	// large: a model file, written around the page cache where the file system allows
+	// (directWriter).
+	large bool
+	// deferDirSync: the caller fsyncs the directory itself, once for several files,
+	// before anything that depends on them (a record naming them, a symlink to their
+	// directory) is renamed into place.
+	deferDirSync bool
+}
+
+// writeFile is writeDurable with a mode; durability is the same (file fsynced before
+// the rename), except that with deferDirSync the rename is durable only once the caller
+// fsyncs the directory.
+func writeFile(ctx context.Context, path string, fill func(io.Writer) (int64, error), check func(n int64) error, mode writeMode) (int64, error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return 0, err
 	}
 	tmp := f.Name()
+	w := newFileWriter(f, mode.large)
 	fail := func(err error) (int64, error) {
+		w.close()
 		f.Close()
 		os.Remove(tmp)
 		return 0, err
 	}
-	n, err := fill(f)
+	n, err := fill(w)
+	if err == nil {
+		err = w.finish()
+	}
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -295,6 +269,9 @@ func writeDurable(ctx context.Context, path string, fill func(io.Writer) (int64,
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return 0, err
+	}
+	if mode.deferDirSync {
+		return n, nil
 	}
 	return n, syncDir(dir)
 }
