@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -193,30 +194,11 @@ func FuzzDecodeInferRequest(f *testing.F) {
 	})
 }
 
+// lenOf is the element count of a decoded data slice, -1 when data is not a slice.
 func lenOf(data any) int {
-	switch d := data.(type) {
-	case []bool:
-		return len(d)
-	case []uint8:
-		return len(d)
-	case []uint16:
-		return len(d)
-	case []uint32:
-		return len(d)
-	case []uint64:
-		return len(d)
-	case []int8:
-		return len(d)
-	case []int16:
-		return len(d)
-	case []int32:
-		return len(d)
-	case []int64:
-		return len(d)
-	case []float32:
-		return len(d)
-	case []float64:
-		return len(d)
+	v := reflect.ValueOf(data)
+	if v.Kind() != reflect.Slice {
+		return -1
 	}
-	return -1
+	return v.Len()
 }
