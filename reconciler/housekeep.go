@@ -20,8 +20,9 @@ func (r *Reconciler) Housekeep(ctx context.Context) {
 	if cfg == nil {
 		return
 	}
+	status := r.Status()
 	for _, o := range cfg.Orgs {
-		st, ok := r.Status()[o.Name]
+		st, ok := status[o.Name]
 		if !ok || st.Deployed.Digest == "" || o.Suspend {
 			continue
 		}
