@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/inference/metrics"
 	"github.com/eaglenotifier/talon/inference/monitor"
@@ -93,6 +95,7 @@ type Reconciler struct {
 	log    *slog.Logger
 
 	kick  chan struct{}
+	hint  atomic.Pointer[plumbing.Hash] // the latest TriggerCommit's commit; the next pass takes it
 	ready atomic.Bool
 	// synced is set once a pass has read the desired state; until then every pass reads
 	// it, so a crash between fetching a commit and applying it is healed on restart.
@@ -137,6 +140,30 @@ func (r *Reconciler) Trigger() {
 	}
 }
 
+// TriggerCommit is Trigger for a caller that knows the commit the tracked branch points to
+// now, such as a push webhook. The next pass hands it to the mirror as a hint
+// (gitops.Mirror.FetchHint), which fetches a commit it does not hold in one connection to
+// the remote instead of two. The latest hint wins and one pass consumes it. A hash that is
+// not a full hex SHA-1 commit id, or is all zeros, is ignored; the pass is triggered anyway.
+// The hint decides nothing: the pass works from the commit the remote's branch points to.
+func (r *Reconciler) TriggerCommit(hash string) {
+	if plumbing.IsHash(hash) {
+		if h := plumbing.NewHash(hash); !h.IsZero() {
+			r.hint.Store(&h)
+		}
+	}
+	r.Trigger()
+}
+
+// takeHint returns and clears the commit of the latest TriggerCommit; the zero hash when
+// there is none.
+func (r *Reconciler) takeHint() plumbing.Hash {
+	if h := r.hint.Swap(nil); h != nil {
+		return *h
+	}
+	return plumbing.ZeroHash
+}
+
 // Run reconciles until ctx is done: once at once, then on every poll tick or Trigger.
 func (r *Reconciler) Run(ctx context.Context) error {
 	health := time.NewTicker(r.opts.MonitorInterval)
@@ -175,10 +202,11 @@ func jitter(d time.Duration) time.Duration {
 // ReconcileOnce fetches the config repository and reconciles every org whose desired
 // state changed or whose last attempt failed transiently and is due for a retry. When the
 // remote head has not moved, no org waits for a retry and an earlier pass already read
-// that head, it does nothing else.
+// that head, it does nothing else. The fetch is given the commit of the latest
+// TriggerCommit since the last pass, if any, as a hint.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	defer r.ready.Store(true)
-	res, err := r.mirror.Fetch(ctx)
+	res, err := r.mirror.FetchHint(ctx, r.takeHint())
 	if err != nil {
 		return fmt.Errorf("fetch config repo: %w", err)
 	}

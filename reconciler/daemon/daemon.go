@@ -177,7 +177,8 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // mountWebhook serves POST /hooks/git when a secret is configured: a verified push to the
-// tracked branch triggers a reconcile pass at once.
+// tracked branch triggers a reconcile pass at once, whose fetch is hinted with the push's
+// head commit so it need not list the remote's refs first.
 func mountWebhook(mux *http.ServeMux, cfg Config, rec *reconciler.Reconciler) error {
 	if len(cfg.WebhookSecret) == 0 {
 		cfg.Logger.Info("push webhook disabled (no secret configured)")
@@ -186,7 +187,7 @@ func mountWebhook(mux *http.ServeMux, cfg Config, rec *reconciler.Reconciler) er
 	log := cfg.Logger
 	hk, err := hooks.New(cfg.WebhookSecret, func(_ context.Context, ev hooks.PushEvent) {
 		log.Info("push webhook", "provider", ev.Provider, "repository", ev.Repository, "after", ev.After, "delivery", ev.Delivery)
-		rec.Trigger()
+		rec.TriggerCommit(ev.After)
 	}, hooks.WithBranch(cfg.Branch), hooks.WithOnReject(func(r *http.Request, code int, err error) {
 		log.Warn("push webhook refused", "status", code, "remote", r.RemoteAddr, "err", err)
 	}))

@@ -46,11 +46,37 @@ type FetchResult struct {
 func (m *Mirror) Fetch(ctx context.Context) (FetchResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-
 	prev, _ := m.headLocked()
+	return m.fetchListed(ctx, prev)
+}
+
+// FetchHint is Fetch for a caller that was told which commit the tracked branch points to
+// now, such as a push webhook's head commit. When hint is a commit the mirror does not hold,
+// FetchHint fetches the branch at once (same refspec, forced, no tags), in one connection to
+// the remote where Fetch makes two: Fetch lists the remote's refs in a connection of its own
+// before fetching. In every other case (the zero hash, or a commit the mirror already has,
+// which may be a stale hint while the branch has moved on) it is Fetch. The hint only chooses
+// the path and is trusted for nothing else: the result is the head the remote reports, so a
+// hint for a commit that is not on the branch changes nothing but the skipped listing. When
+// that fetch fails, FetchHint runs Fetch, which returns the same errors as without a hint
+// (ErrBranchNotFound with the remote's branches, ErrEmptyRemote, ErrRepositoryNotFound).
+// When the branch had not moved, the result has Fetched false, as Fetch's would.
+func (m *Mirror) FetchHint(ctx context.Context, hint plumbing.Hash) (FetchResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, _ := m.headLocked()
+	if !hint.IsZero() && !m.hasCommit(hint) {
+		if res, err := m.fetchDirect(ctx, prev); err == nil {
+			return res, nil
+		}
+	}
+	return m.fetchListed(ctx, prev)
+}
+
+// fetchListed is Fetch with m.mu held; prev is the mirror's head before the call.
+func (m *Mirror) fetchListed(ctx context.Context, prev plumbing.Hash) (FetchResult, error) {
 	res := FetchResult{Previous: prev}
 	remote := m.remote()
-
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: m.auth, PeelingOption: git.IgnorePeeled})
 	if err != nil {
 		return res, m.remoteErr(ctx, "list refs of", err)
@@ -74,17 +100,43 @@ func (m *Mirror) Fetch(ctx context.Context) (FetchResult, error) {
 		return res, nil
 	}
 
-	err = remote.FetchContext(ctx, &git.FetchOptions{
+	res.Fetched = true
+	if err := m.fetchBranch(ctx, remote); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return res, m.remoteErr(ctx, "fetch", err)
+	}
+	return m.fetchedHead(res)
+}
+
+// fetchDirect fetches the tracked branch without listing the remote's refs first, with m.mu
+// held; prev is the mirror's head before the call. Its errors are go-git's, unwrapped: the
+// caller falls back to fetchListed, which explains them.
+func (m *Mirror) fetchDirect(ctx context.Context, prev plumbing.Hash) (FetchResult, error) {
+	res := FetchResult{Previous: prev}
+	err := m.fetchBranch(ctx, m.remote())
+	upToDate := errors.Is(err, git.NoErrAlreadyUpToDate)
+	if err != nil && !upToDate {
+		return res, err
+	}
+	// Already up to date means go-git wanted no object and moved no ref: the remote's head
+	// is prev, which the mirror holds, so only the refs were listed.
+	res.Fetched = !upToDate
+	return m.fetchedHead(res)
+}
+
+// fetchBranch fetches the tracked branch into its tracking ref: forced, without tags.
+func (m *Mirror) fetchBranch(ctx context.Context, remote *git.Remote) error {
+	return remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: RemoteName,
 		RefSpecs:   []config.RefSpec{m.refSpec()},
 		Auth:       m.auth,
 		Tags:       git.NoTags,
 		Force:      true,
 	})
-	res.Fetched = true
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return res, m.remoteErr(ctx, "fetch", err)
-	}
+}
+
+// fetchedHead completes res after a fetch from the tracking ref, which must name a commit
+// the mirror holds.
+func (m *Mirror) fetchedHead(res FetchResult) (FetchResult, error) {
 	head, ok := m.headLocked()
 	if !ok {
 		return res, fmt.Errorf("fetch %s branch %s: ref %s not written", m.display, m.branch, m.trackingRef())
@@ -94,7 +146,7 @@ func (m *Mirror) Fetch(ctx context.Context) (FetchResult, error) {
 			m.display, m.branch, ShortHash(head), err)
 	}
 	res.Commit = head
-	res.Changed = head != prev
+	res.Changed = head != res.Previous
 	return res, nil
 }
 
