@@ -127,7 +127,11 @@ func (rc *repoConn) openBlob(ctx context.Context, b Blob) (io.ReadCloser, error)
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %w: Content-Length %d, manifest declares %d", what, ErrSizeMismatch, cl, b.Size)
 	}
-	vr := newVerifiedReader(resp.Body, what, b.Digest, b.Size)
+	body := resp.Body
+	if b.Size >= readaheadMin {
+		body = newReadahead(body, b.Size+1) // one byte more: finish's probe for extra bytes
+	}
+	vr := newVerifiedReader(body, what, b.Digest, b.Size)
 	vr.hint = " (the registry served corrupted or substituted content)"
 	return vr, nil
 }

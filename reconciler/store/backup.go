@@ -71,7 +71,7 @@ func (s *Store) backup(ctx context.Context, org, dir, bdir string, cur deployDir
 	var err error
 	if rec, rerr := readRecord(src.meta); rerr == nil && sameContent(rec, cur.rec) {
 		recSrc, reportSrc = src.meta, src.report
-		err = s.placeUnsynced(ctx, src.model, dst.model)
+		err = s.verified.restamp(src.model, cur.rec, !s.Encrypted(), func() error { return s.placeUnsynced(ctx, src.model, dst.model) })
 	} else if cur.plaintext && s.Encrypted() {
 		err = s.encryptFile(ctx, org, cur.model, cur.rec, dst.model)
 	} else {
@@ -80,7 +80,8 @@ func (s *Store) backup(ctx context.Context, org, dir, bdir string, cur deployDir
 	if err != nil {
 		return err
 	}
-	if err := s.verifyFile(ctx, org, dst.model, cur.rec, !s.Encrypted()); err != nil {
+	// A hard link of a file checked and unchanged since is not read again (checkFile).
+	if err := s.checkFile(ctx, org, dst.model, cur.rec, !s.Encrypted()); err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			os.Remove(dst.model)
 		}

@@ -175,11 +175,11 @@ func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, side io.Wri
 	return n, ew.Close()
 }
 
-// Buffers of pipeCopy: memory use is bounded by pipeBufs × pipeBufSize. Three keep both
-// sides busy (one being read into, one being written, one queued); a Put adds one more
-// of directBufSize for direct I/O.
+// Buffers of pipeCopy: memory use is bounded by pipeBufs × pipeBufSize. Four keep both
+// sides busy through the jitter of a loaded machine (one being read into, one being
+// written, two queued); a Put adds directBufs of directBufSize for direct I/O.
 const (
-	pipeBufs    = 3
+	pipeBufs    = 4
 	pipeBufSize = 1 << 20
 )
 

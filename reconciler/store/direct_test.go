@@ -64,7 +64,7 @@ func TestDirectWriterFallsBack(t *testing.T) {
 	if err := w.finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !w.off {
+	if !w.io.off.Load() {
 		t.Log("the file system took the misaligned direct write; the fallback was not exercised")
 	}
 	got, err := os.ReadFile(f.Name())

@@ -155,7 +155,7 @@ func (s *Store) CheckDeployed(ctx context.Context, org, version, digest string) 
 		if err == nil && !fi.Mode().IsRegular() {
 			add(DriftChangedFile, rel(modelName), "not a regular file")
 		} else if err == nil {
-			err = s.verifyFile(ctx, org, filepath.Join(ddir, modelName), rec, plaintext)
+			err = s.checkFile(ctx, org, filepath.Join(ddir, modelName), rec, plaintext)
 		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrNotFound):

@@ -121,6 +121,9 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
 	}
 	rec.ModelDigest, rec.Size, rec.StoredAt = got, n, time.Now().UTC()
+	// The file holds exactly what was encrypted from the checked stream: a drift check
+	// or backup need not read it back while it stays unchanged (checkFile).
+	s.verified.remember(model, rec, !s.Encrypted(), rec.StoredAt)
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return Record{}, fmt.Errorf("store: %w", err)

@@ -112,10 +112,15 @@ type Record struct {
 type Store struct {
 	root   string
 	keyDir string // "" only with WithoutEncryptionUnsafe
+	// verified remembers model files checked against their records (see checkFile).
+	verified verifiedFiles
 
 	// testHookKeysLoaded, when set by a test, runs between loading a key file and reading
 	// the model file it decrypts.
 	testHookKeysLoaded func()
+	// testHookFullCheck, when set by a test, is called with the path of each file
+	// checkFile reads whole.
+	testHookFullCheck func(path string)
 	// testHookLink, when set by a test, replaces os.Link (to make hard links fail).
 	testHookLink func(oldname, newname string) error
 }

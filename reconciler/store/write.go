@@ -73,9 +73,9 @@ func (s *Store) Deploy(ctx context.Context, org, version, configCommit string, o
 	case s.Encrypted() && plaintext:
 		err = s.decryptTo(ctx, org, model, rec, filepath.Join(staged, ModelFile))
 	case s.Encrypted():
-		err = os.Link(model, filepath.Join(staged, EncryptedModelFile))
+		err = s.verified.restamp(model, rec, false, func() error { return os.Link(model, filepath.Join(staged, EncryptedModelFile)) })
 	default:
-		err = os.Link(model, filepath.Join(staged, ModelFile))
+		err = s.verified.restamp(model, rec, true, func() error { return os.Link(model, filepath.Join(staged, ModelFile)) })
 	}
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,135 @@
+package registry
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// Read-ahead of large blob bodies: the network reads (a copy out of the socket, most of
+// a loopback pull's system time) run on their own goroutine, so that the consumer's
+// goroutine spends its time hashing, and a consumer that pipelines its own writes (the
+// store encrypts on a third goroutine) keeps two cores busy instead of one and a half.
+const (
+	readaheadMin   = 4 << 20 // smaller bodies are read directly: a goroutine buys nothing
+	readaheadChunk = 1 << 20
+	readaheadBufs  = 4 // memory is bounded by readaheadBufs × readaheadChunk per body
+)
+
+// readahead reads body on a goroutine into a few buffers, at most limit bytes in all,
+// and hands them out in order through Read. Errors from body (io.EOF included) arrive
+// after the bytes read before them. Close stops the goroutine and closes body; it
+// returns once the goroutine no longer touches body or the buffers.
+type readahead struct {
+	body   io.ReadCloser
+	full   chan raChunk
+	free   chan []byte
+	done   chan struct{}
+	exited chan struct{}
+	once   sync.Once
+
+	cur  raChunk // the chunk being consumed
+	off  int     // how much of cur.b was consumed
+	err  error   // sticky: the error that ended the stream
+	held bool    // cur.b came from the goroutine and goes back to free when consumed
+}
+
+var errClosedBody = errors.New("read on a closed blob body")
+
+type raChunk struct {
+	b   []byte
+	err error
+}
+
+// newReadahead starts reading body ahead of the consumer; limit bounds how many bytes
+// it reads from body in all (a server that sends more is not read past limit).
+func newReadahead(body io.ReadCloser, limit int64) *readahead {
+	ra := &readahead{
+		body:   body,
+		full:   make(chan raChunk, readaheadBufs),
+		free:   make(chan []byte, readaheadBufs),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	go ra.fill(io.LimitReader(body, limit))
+	return ra
+}
+
+// fill is the goroutine: it reads chunks until an error (io.EOF at the end) or Close.
+func (ra *readahead) fill(src io.Reader) {
+	defer close(ra.exited)
+	made := 0
+	for {
+		var buf []byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.done:
+			return
+		default:
+			if made < readaheadBufs {
+				made++
+				buf = make([]byte, readaheadChunk)
+				break
+			}
+			select {
+			case buf = <-ra.free:
+			case <-ra.done:
+				return
+			}
+		}
+		n, err := io.ReadFull(src, buf)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF
+		}
+		select {
+		case ra.full <- raChunk{buf[:n], err}: // never blocks: at most readaheadBufs buffers exist
+		case <-ra.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read implements io.Reader.
+func (ra *readahead) Read(p []byte) (int, error) {
+	for ra.off == len(ra.cur.b) {
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		if ra.cur.err != nil {
+			ra.err = ra.cur.err
+			continue
+		}
+		if ra.held {
+			ra.free <- ra.cur.b[:cap(ra.cur.b)] // never blocks: the buffer came from the goroutine
+		}
+		var c raChunk
+		select {
+		case c = <-ra.full:
+		case <-ra.exited:
+			select {
+			case c = <-ra.full:
+			default:
+				ra.err = errClosedBody // only after Close: the goroutine ends on an error chunk
+				continue
+			}
+		}
+		ra.cur, ra.off, ra.held = c, 0, true
+	}
+	n := copy(p, ra.cur.b[ra.off:])
+	ra.off += n
+	return n, nil
+}
+
+// Close implements io.Closer.
+func (ra *readahead) Close() error {
+	var err error
+	ra.once.Do(func() {
+		close(ra.done)
+		err = ra.body.Close() // unblocks a Read of the goroutine in progress
+		<-ra.exited
+	})
+	return err
+}
