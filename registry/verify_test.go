@@ -27,7 +27,12 @@ func pushOne(t *testing.T, host string, model []byte) string {
 // A registry that serves other bytes for the model blob: the read fails, at open (an
 // honest Content-Length that disagrees with the manifest) or at EOF (digest or length).
 func TestCorruptedModelBlob(t *testing.T) {
-	model := randomBytes(8, 100_000)
+	t.Run("small", func(t *testing.T) { testCorruptedModelBlob(t, 100_000) })
+	t.Run("read ahead", func(t *testing.T) { testCorruptedModelBlob(t, 5<<20+3) }) // ≥ 4 MiB: readahead
+}
+
+func testCorruptedModelBlob(t *testing.T, size int) {
+	model := randomBytes(8, size)
 	d := sha(model)
 	flipped := bytes.Clone(model)
 	flipped[len(flipped)/2] ^= 0xff
