@@ -33,6 +33,7 @@ type orgRun struct {
 	signer       string // fingerprint of the key that verified the digest
 	dataset      []byte // the artifact's validation set, when pulled with it
 	backup       chan backupResult
+	staged       chan stagedResult
 	gateRecord   *GateRecord
 
 	digest    name.Digest
@@ -71,6 +72,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 	plog := r.pipeRun(o.Name, commit)
 	defer run.waitBackup()
 	defer run.dropPreload()
+	defer run.dropStaged()
 	defer func() {
 		if e := plog.End(err, slog.String("digest", run.digest.DigestStr()), slog.String("version", run.version)); e != nil {
 			run.log.Warn("pipeline log", "err", e)
@@ -90,6 +92,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 		err := s.fn(ctx, run)
 		if s.name == pipelog.Pull && err == nil {
 			r.startBackup(ctx, run)
+			r.startPrepare(ctx, run)
 		}
 		stage.Done(err, slog.String("digest", run.digest.DigestStr()))
 		if until, ok := waitUntil(err); ok {
@@ -113,36 +116,6 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, cfg *policy.Config, snap 
 			"from_store", run.fromStore, "size", run.rec.Size, "duration", time.Since(start).String())
 	}
 	return nil
-}
-
-type backupResult struct {
-	version string
-	err     error
-}
-
-// startBackup keeps the outgoing version in backups/<org>/ while the candidate is loaded
-// and validated (the backup checks the outgoing model's bytes, which takes a while for a
-// large model), so it is off the deploy path. deploy waits for it before the swap. It
-// starts once the candidate is stored, not while it streams in: the pull uses both cores
-// (hashing, encryption), the load mostly one, and a tag pushed again under the same
-// version is then already replaced in models/ (the backup takes the deploy dir's copy).
-func (r *Reconciler) startBackup(ctx context.Context, run *orgRun) {
-	run.backup = make(chan backupResult, 1)
-	go func() {
-		v, err := r.store.Backup(ctx, run.org.Name)
-		run.backup <- backupResult{v, err}
-	}()
-}
-
-// waitBackup waits for the backup started for this run, once; later calls return the
-// zero result.
-func (run *orgRun) waitBackup() backupResult {
-	if run.backup == nil {
-		return backupResult{}
-	}
-	b := <-run.backup
-	run.backup = nil
-	return b
 }
 
 // pipeRun starts the org's pipeline-log run; a nil run (no log, or a log error) writes
@@ -245,33 +218,6 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	return nil
 }
 
-type loadResult struct {
-	model *inference.Model
-	err   error
-}
-
-// startLoad loads onnx into ONNX Runtime in the background (see loadModel); the result
-// arrives on the returned channel.
-func (r *Reconciler) startLoad(ctx context.Context, run *orgRun, onnx []byte) chan loadResult {
-	ch := make(chan loadResult, 1)
-	go func() {
-		m, err := r.loadModel(ctx, run, onnx)
-		ch <- loadResult{m, err}
-	}()
-	return ch
-}
-
-// dropPreload waits for a load obtain started that no step took, and closes its model.
-func (run *orgRun) dropPreload() {
-	if run.preload == nil {
-		return
-	}
-	if res := <-run.preload; res.model != nil {
-		res.model.Close()
-	}
-	run.preload = nil
-}
-
 // pullError classifies a pull failure: an artifact that is not a usable model needs a
 // person; corrupted or short bytes and network trouble are retried.
 func pullError(err error) error {
@@ -322,7 +268,9 @@ func (r *Reconciler) loadModel(ctx context.Context, run *orgRun, onnx []byte) (*
 }
 
 // deploy keeps the outgoing version in backups/<org>/ and publishes the candidate as the
-// org's deployed version on disk, durably. A failed backup is logged, never blocking.
+// org's deployed version on disk, durably: the deploy dir was built while the candidate
+// loaded (startPrepare), so only the symlink swap is left. A failed backup is logged,
+// never blocking.
 func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 	run.swapStart = time.Now()
 	if b := run.waitBackup(); b.err != nil {
@@ -333,7 +281,12 @@ func (r *Reconciler) deploy(ctx context.Context, run *orgRun) error {
 	} else if b.version != "" {
 		run.log.Debug("outgoing version backed up", "backup", b.version)
 	}
-	if err := r.store.Deploy(ctx, run.org.Name, run.rec.Version, run.commit, store.PlaintextDeploy(run.org.PlaintextDeploy)); err != nil {
+	st := run.waitStaged()
+	err := st.err
+	if err == nil {
+		err = st.staged.Publish(ctx)
+	}
+	if err != nil {
 		return transient("deploy", "DeployFailed", fmt.Errorf("deploy %s@%s: %w", run.org.Model, run.digest.DigestStr(), err))
 	}
 	return nil

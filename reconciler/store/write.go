@@ -3,106 +3,16 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 )
-
-// DeployOption configures one Deploy.
-type DeployOption func(*deployOptions)
-
-type deployOptions struct{ plaintext bool }
-
-// PlaintextDeploy(true) makes the new deploy dir hold the decrypted model.onnx, for an
-// external inference server that reads deployed/ (the org's plaintextDeploy opt-in). Only
-// that file is plaintext; the versions and backups stay encrypted. It is written durably
-// (temp, fsync, rename) and checked against the record's sha256 first. Turning it off
-// leaves plaintext in the previous deploy dir (kept for its readers) until the next deploy
-// prunes it. The default is false; in an unencrypted store deploy dirs are plaintext anyway.
-func PlaintextDeploy(on bool) DeployOption {
-	return func(o *deployOptions) { o.plaintext = on }
-}
-
-// Deploy makes a stored version the org's deployed one, recording configCommit as the
-// config commit it was deployed from: it builds a new deploy directory of hard links (or
-// a decrypted model with PlaintextDeploy) plus deployment.json, fsyncs it, points a
-// temporary symlink at it, renames that over `deployed` and fsyncs the org directory.
-// Readers of deployed/ see the old or the new version whole, never a mix. The previous
-// deploy directory is kept for readers still inside it; older ones are removed.
-func (s *Store) Deploy(ctx context.Context, org, version, configCommit string, opts ...DeployOption) error {
-	var o deployOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	plaintext := o.plaintext || !s.Encrypted()
-	model, meta, err := s.versionPaths(org, version)
-	if err != nil {
-		return err
-	}
-	rec, err := readRecord(meta)
-	if err != nil {
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-	}
-	dir := filepath.Dir(model)
-	unlock, err := lockOrg(ctx, dir, false)
-	if err != nil {
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-	}
-	defer unlock()
-	name := ".deploy-" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	staged := filepath.Join(dir, name)
-	if err := os.Mkdir(staged, 0o700); err != nil {
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-	}
-	fail := func(err error) error {
-		os.RemoveAll(staged)
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-	}
-	if err := os.Link(meta, filepath.Join(staged, MetadataFile)); err != nil {
-		return fail(err)
-	}
-	switch {
-	case s.Encrypted() && plaintext:
-		err = s.decryptTo(ctx, org, model, rec, filepath.Join(staged, ModelFile))
-	case s.Encrypted():
-		err = s.verified.restamp(model, rec, false, func() error { return os.Link(model, filepath.Join(staged, EncryptedModelFile)) })
-	default:
-		err = s.verified.restamp(model, rec, true, func() error { return os.Link(model, filepath.Join(staged, ModelFile)) })
-	}
-	if err != nil {
-		return fail(err)
-	}
-	dep, err := json.MarshalIndent(Deployment{Version: version, Digest: rec.Digest, ConfigCommit: configCommit,
-		DeployedAt: time.Now().UTC(), Plaintext: plaintext}, "", "  ")
-	if err == nil {
-		_, err = writeDurable(ctx, filepath.Join(staged, DeploymentFile), copyFrom(strings.NewReader(string(dep)+"\n")), nil)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	prev, _ := os.Readlink(filepath.Join(dir, DeployedLink))
-	tmpLink := filepath.Join(dir, ".deployed.tmp")
-	os.Remove(tmpLink)
-	if err := os.Symlink(name, tmpLink); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmpLink, filepath.Join(dir, DeployedLink)); err != nil {
-		os.Remove(tmpLink)
-		return fail(fmt.Errorf("swap symlink: %w", err))
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("deploy %s/%s: %w", org, version, err)
-	}
-	return pruneDeployDirs(dir, name, prev)
-}
 
 // decryptTo writes the plaintext of the encrypted version file src to dst, fsynced,
 // after checking it against rec (ErrCorrupt). dst's directory is not fsynced: Deploy
