@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/inference/internal/ortest"
 )
 
@@ -156,4 +158,53 @@ func benchBare(b *testing.B, bm benchModel, rows int) {
 
 func reportPerRow(b *testing.B, rows int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
+}
+
+// BenchmarkLoadModel64MiB loads 64 MiB models the old way (inputs and outputs
+// read from a throwaway session of the whole model) and the new way (from a
+// session of the model's skeleton, see modelIO), alternating, and reports the
+// milliseconds of each and new/old. "padded" is pdm.ModelWithPadding (an
+// initializer no node reads, which ONNX Runtime drops), "resident" is
+// pdm.ResidentModel (a table ONNX Runtime keeps). ns/op counts both loads.
+func BenchmarkLoadModel64MiB(b *testing.B) {
+	initORT(b)
+	for _, tc := range []struct {
+		name string
+		make func(pdm.Weights, int) ([]byte, error)
+	}{{"padded", pdm.ModelWithPadding}, {"resident", pdm.ResidentModel}} {
+		onnx, err := tc.make(pdm.V1(), 64<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			var old, cur time.Duration
+			for i := 0; b.Loop(); i++ {
+				if i%2 == 0 {
+					old += timeLoad(b, onnx, ort.GetInputOutputInfoWithONNXData)
+					cur += timeLoad(b, onnx, modelIO)
+				} else {
+					cur += timeLoad(b, onnx, modelIO)
+					old += timeLoad(b, onnx, ort.GetInputOutputInfoWithONNXData)
+				}
+			}
+			b.ReportMetric(old.Seconds()*1e3/float64(b.N), "old-ms")
+			b.ReportMetric(cur.Seconds()*1e3/float64(b.N), "new-ms")
+			b.ReportMetric(float64(cur)/float64(old), "new/old")
+		})
+	}
+}
+
+// timeLoad returns how long LoadModel takes on onnx when it reads the inputs and
+// outputs with readIO.
+func timeLoad(b *testing.B, onnx []byte, readIO ioReader) time.Duration {
+	var m *Model
+	var err error
+	start := time.Now()
+	withLowPriority(func() { m, err = loadModel(context.Background(), onnx, ModelInfo{}, LoadOptions{}, readIO) })
+	d := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Close()
+	return d
 }

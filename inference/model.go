@@ -73,18 +73,26 @@ type Model struct {
 // reads a file and does not keep onnx: the caller may wipe the bytes once it
 // returns. Outputs that are not tensors of a served datatype (a scikit-learn
 // ZipMap's sequence of maps, say) are not served; SkippedOutputs names them. A
-// model with no servable output is rejected. InitRuntime must have been called.
+// model with no servable output is rejected. The inputs and outputs are read
+// from a throwaway session of the model's skeleton, its large weights left out
+// (see modelIO), so that loading builds one full session, not two.
+// InitRuntime must have been called.
 func LoadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
 	var m *Model
 	var err error
-	withLowPriority(func() { m, err = loadModel(ctx, onnx, info, opts) })
+	withLowPriority(func() { m, err = loadModel(ctx, onnx, info, opts, modelIO) })
 	if err != nil {
 		return nil, fmt.Errorf("load model %s %s: %w", info.Org, info.Version, err)
 	}
 	return m, nil
 }
 
-func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
+// ioReader returns the inputs and outputs ONNX Runtime reports for a session of
+// the model onnx: modelIO, or ort.GetInputOutputInfoWithONNXData (a throwaway
+// session of the whole model) in the benchmark that compares them.
+type ioReader func(onnx []byte) (ins, outs []ort.InputOutputInfo, err error)
+
+func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions, readIO ioReader) (*Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -94,7 +102,7 @@ func loadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOption
 	if len(onnx) == 0 {
 		return nil, errors.New("empty model")
 	}
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(onnx)
+	ins, outs, err := readIO(onnx)
 	if err != nil {
 		return nil, fmt.Errorf("not a loadable ONNX model: %w", err)
 	}
