@@ -2,14 +2,16 @@ package registry
 
 import (
 	"errors"
+	"hash"
 	"io"
 	"sync"
 )
 
 // Read-ahead of large blob bodies: the network reads (a copy out of the socket, most of
-// a loopback pull's system time) run on their own goroutine, so that the consumer's
-// goroutine spends its time hashing, and a consumer that pipelines its own writes (the
-// store encrypts on a third goroutine) keeps two cores busy instead of one and a half.
+// a loopback pull's system time) and the hashing run on their own goroutine, so that
+// the consumer's goroutine only copies the bytes out, and a consumer that pipelines its
+// own work (the store encrypts on another goroutine, the reconciler keeps the plaintext)
+// spreads a pull over the cores instead of queueing it behind one hash.
 const (
 	readaheadMin   = 4 << 20 // smaller bodies are read directly: a goroutine buys nothing
 	readaheadChunk = 1 << 20
@@ -17,7 +19,9 @@ const (
 )
 
 // readahead reads body on a goroutine into a few buffers, at most limit bytes in all,
-// and hands them out in order through Read. Errors from body (io.EOF included) arrive
+// writes the first hashLimit of them into h (when not nil) before it hands them out, in
+// order, through Read: once Read has returned the error that ends the stream, h holds
+// every byte Read returned, up to hashLimit. Errors from body (io.EOF included) arrive
 // after the bytes read before them. Close stops the goroutine and closes body; it
 // returns once the goroutine no longer touches body or the buffers.
 type readahead struct {
@@ -27,6 +31,9 @@ type readahead struct {
 	done   chan struct{}
 	exited chan struct{}
 	once   sync.Once
+
+	h         hash.Hash
+	hashLimit int64
 
 	cur  raChunk // the chunk being consumed
 	off  int     // how much of cur.b was consumed
@@ -42,14 +49,17 @@ type raChunk struct {
 }
 
 // newReadahead starts reading body ahead of the consumer; limit bounds how many bytes
-// it reads from body in all (a server that sends more is not read past limit).
-func newReadahead(body io.ReadCloser, limit int64) *readahead {
+// it reads from body in all (a server that sends more is not read past limit). h may be
+// nil.
+func newReadahead(body io.ReadCloser, limit int64, h hash.Hash, hashLimit int64) *readahead {
 	ra := &readahead{
-		body:   body,
-		full:   make(chan raChunk, readaheadBufs),
-		free:   make(chan []byte, readaheadBufs),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
+		h:         h,
+		hashLimit: hashLimit,
+		body:      body,
+		full:      make(chan raChunk, readaheadBufs),
+		free:      make(chan []byte, readaheadBufs),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
 	}
 	go ra.fill(io.LimitReader(body, limit))
 	return ra
@@ -80,6 +90,10 @@ func (ra *readahead) fill(src io.Reader) {
 		n, err := io.ReadFull(src, buf)
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = io.EOF
+		}
+		if k := min(int64(n), ra.hashLimit); ra.h != nil && k > 0 {
+			ra.h.Write(buf[:k])
+			ra.hashLimit -= k
 		}
 		select {
 		case ra.full <- raChunk{buf[:n], err}: // never blocks: at most readaheadBufs buffers exist

@@ -46,7 +46,7 @@ func randomData(n int) []byte {
 func TestReadaheadDeliversTheStream(t *testing.T) {
 	for _, n := range []int{0, 1, readaheadChunk - 1, readaheadChunk, 3*readaheadChunk + 77, (readaheadBufs+3)*readaheadChunk + 5} {
 		data := randomData(n)
-		ra := newReadahead(&choppy{data: data, rng: rand.New(rand.NewPCG(2, 3))}, int64(n)+1)
+		ra := newReadahead(&choppy{data: data, rng: rand.New(rand.NewPCG(2, 3))}, int64(n)+1, nil, 0)
 		if err := iotest.TestReader(ra, data); err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
@@ -61,7 +61,7 @@ func TestReadaheadDeliversTheStream(t *testing.T) {
 func TestReadaheadErrorAfterBytes(t *testing.T) {
 	boom := errors.New("connection reset")
 	data := randomData(2*readaheadChunk + 10)
-	ra := newReadahead(&choppy{data: data, rng: rand.New(rand.NewPCG(4, 5)), err: boom}, 1<<40)
+	ra := newReadahead(&choppy{data: data, rng: rand.New(rand.NewPCG(4, 5)), err: boom}, 1<<40, nil, 0)
 	defer ra.Close()
 	got, err := io.ReadAll(ra)
 	if !errors.Is(err, boom) || !bytes.Equal(got, data) {
@@ -77,7 +77,7 @@ func TestReadaheadLimit(t *testing.T) {
 	data := randomData(5 * readaheadChunk)
 	body := &choppy{data: data, rng: rand.New(rand.NewPCG(6, 7))}
 	limit := int64(2*readaheadChunk + 3)
-	ra := newReadahead(body, limit)
+	ra := newReadahead(body, limit, nil, 0)
 	got, err := io.ReadAll(ra)
 	ra.Close()
 	if err != nil || int64(len(got)) != limit || !bytes.Equal(got, data[:limit]) {
@@ -93,7 +93,7 @@ func TestReadaheadLimit(t *testing.T) {
 func TestReadaheadCloseStopsTheReader(t *testing.T) {
 	pr, pw := io.Pipe()
 	go pw.Write(randomData(100)) // then the body stalls
-	ra := newReadahead(pr, 1<<30)
+	ra := newReadahead(pr, 1<<30, nil, 0)
 	buf := make([]byte, 10)
 	closed := make(chan error, 1)
 	go func() {

@@ -23,8 +23,10 @@ type verifiedReader struct {
 	size int64
 	n    int64
 	h    hash.Hash
-	hint string // appended to a digest mismatch: what it most likely means
-	err  error
+	// hashed: the body writes what it returns into h itself (readahead), so Read does not
+	hashed bool
+	hint   string // appended to a digest mismatch: what it most likely means
+	err    error
 }
 
 func newVerifiedReader(body io.ReadCloser, what string, want v1.Hash, size int64) *verifiedReader {
@@ -47,7 +49,9 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 		p = p[:rest]
 	}
 	m, err := v.body.Read(p)
-	v.h.Write(p[:m])
+	if !v.hashed {
+		v.h.Write(p[:m])
+	}
 	v.n += int64(m)
 	switch {
 	case err == io.EOF && v.n < v.size:
@@ -127,11 +131,11 @@ func (rc *repoConn) openBlob(ctx context.Context, b Blob) (io.ReadCloser, error)
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %w: Content-Length %d, manifest declares %d", what, ErrSizeMismatch, cl, b.Size)
 	}
-	body := resp.Body
+	vr := newVerifiedReader(resp.Body, what, b.Digest, b.Size)
 	if b.Size >= readaheadMin {
-		body = newReadahead(body, b.Size+1) // one byte more: finish's probe for extra bytes
+		// One byte more than the size: finish's probe for extra bytes.
+		vr.body, vr.hashed = newReadahead(resp.Body, b.Size+1, vr.h, b.Size), true
 	}
-	vr := newVerifiedReader(body, what, b.Digest, b.Size)
 	vr.hint = " (the registry served corrupted or substituted content)"
 	return vr, nil
 }
