@@ -8,6 +8,7 @@ import (
 
 	"github.com/eaglenotifier/talon/policy"
 	"github.com/eaglenotifier/talon/reconciler/alerts"
+	"github.com/eaglenotifier/talon/reconciler/store"
 )
 
 // Reverter commits a revert of the commit that last changed org's desired model, when the
@@ -75,6 +76,9 @@ func (r *Reconciler) judge(ctx context.Context, o *policy.Org, version, digest s
 		return
 	}
 	r.setState(o.Name, func(s *orgState) { s.quarantined = digest; s.setPhase(PhaseRollback, now) })
+	if err := r.store.Refuse(ctx, o.Name, store.Refusal{Digest: digest, Reason: "degraded; rolled back", At: now}); err != nil {
+		r.log.Error("cannot record the quarantine on disk; a restart would forget it", "org", o.Name, "digest", digest, "err", err)
+	}
 	ifVersion := o.Model.Version + o.Model.Semver + o.Model.Digest // exactly one is set
 	commit, err := r.opts.Reverter.Revert(ctx, o.Name, ifVersion, evidence)
 	if err != nil {

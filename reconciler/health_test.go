@@ -2,6 +2,9 @@ package reconciler_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +108,8 @@ func (failingReverter) Revert(context.Context, string, string, string) (string, 
 }
 
 // TestQuarantineHoldsUntilDesiredChanges: when the revert cannot be committed, the degraded
-// digest is quarantined: a pass over an unchanged desired digest does not deploy it again.
+// digest is quarantined: a pass over an unchanged desired digest does not deploy it again,
+// after a restart too, until the desired state names another digest.
 func TestQuarantineHoldsUntilDesiredChanges(t *testing.T) {
 	w := newWorld(t)
 	w.push("acme", "v1", "pdm-v1.onnx")
@@ -141,7 +145,15 @@ func TestQuarantineHoldsUntilDesiredChanges(t *testing.T) {
 	if s := r.Status()["acme"]; reconciler.ReasonOf(s.Err) != "RollbackFailed" {
 		t.Fatalf("status %+v, want RollbackFailed", s)
 	}
-	cache.Remove("acme") // as after a restart without the deployed model
+	// A restart, without the deployed model: a new reconciler over the same data dir.
+	cache.Remove("acme")
+	if err := os.RemoveAll(filepath.Join(dir, "models", "acme", store.DeployedLink)); err != nil {
+		t.Fatal(err)
+	}
+	r = reconciler.New(m, w.client, st, cache, reconciler.Options{Now: clock, Monitor: mon, Reverter: failingReverter{}})
+	if err := r.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	w.clone.Write("orgs/acme.yaml", org("v2", "0.2"))
 	w.clone.Commit("acme: looser error budget")
@@ -163,5 +175,8 @@ func TestQuarantineHoldsUntilDesiredChanges(t *testing.T) {
 	}
 	if info, _ := predict(t, cache, "acme"); info.Version != "v1" {
 		t.Fatalf("acme serves %s after desiring v1", info.Version)
+	}
+	if _, err := st.Refused("acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the quarantine is still on disk after desiring v1: %v", err)
 	}
 }

@@ -318,6 +318,10 @@ func (r *Reconciler) Restore(ctx context.Context) error {
 		return err
 	}
 	for _, org := range orgs {
+		if ref, err := r.store.Refused(org); err == nil {
+			r.setState(org, func(s *orgState) { s.quarantined = ref.Digest })
+			r.log.Info("digest still quarantined", "org", org, "digest", ref.Digest, "reason", ref.Reason, "since", ref.At)
+		}
 		b, rec, dep, err := r.store.Deployed(org)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

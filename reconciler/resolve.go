@@ -49,14 +49,19 @@ func (r *Reconciler) resolve(ctx context.Context, run *orgRun) error {
 		}
 	}
 	run.digest = d
-	var quarantined bool
+	var quarantined, lifted bool
 	r.setState(o.Name, func(s *orgState) {
 		s.desiredDigest = d.DigestStr()
 		if s.quarantined != "" && s.quarantined != d.DigestStr() {
-			s.quarantined = "" // the desired state names another digest: lift the quarantine
+			s.quarantined, lifted = "", true // the desired state names another digest: lift the quarantine
 		}
 		quarantined = s.quarantined == d.DigestStr()
 	})
+	if lifted {
+		if err := r.store.Unrefuse(o.Name); err != nil {
+			run.log.Warn("quarantine lifted, but not on disk", "err", err)
+		}
+	}
 	if quarantined {
 		return stalled("resolve", "Quarantined", fmt.Errorf("%s was rolled back as degraded and is quarantined; desire another version or digest", d))
 	}
