@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -207,14 +206,13 @@ func (r *Reconciler) obtain(ctx context.Context, run *orgRun) error {
 	// (Put relies on it: store.VerifyingReader), done before Put calls back: only then
 	// does the load start, while Put fsyncs and renames. Deploy runs after this step, so
 	// never before the version is durably stored.
-	var plain bytes.Buffer
-	plain.Grow(int(min(art.Model.Size, 1<<30)))
-	preload := func() { run.preload = r.startLoad(ctx, run, plain.Bytes()) }
-	if rec, err = r.store.Put(ctx, rec, rc, store.CopyTo(&plain), store.OnVerified(preload)); err != nil {
+	plain := make([]byte, art.Model.Size) // the registry reader returns exactly Size bytes
+	preload := func() { run.preload = r.startLoad(ctx, run, plain) }
+	if rec, err = r.store.Put(ctx, rec, rc, store.ReadInto(plain), store.OnVerified(preload)); err != nil {
 		run.dropPreload()
 		return pullError(fmt.Errorf("pull %s@%s: %w", ref, digest, err))
 	}
-	run.bytes, run.rec = plain.Bytes(), rec
+	run.bytes, run.rec = plain, rec
 	return nil
 }
 

@@ -34,6 +34,7 @@ type PutOption func(*putOptions)
 
 type putOptions struct {
 	copyTo     io.Writer
+	into       []byte
 	onVerified func()
 }
 
@@ -43,6 +44,15 @@ type putOptions struct {
 // another goroutine than Put's caller, never after Put returns. The default is none.
 func CopyTo(w io.Writer) PutOption {
 	return func(o *putOptions) { o.copyTo = w }
+}
+
+// ReadInto makes Put read the stream into buf, which must be exactly as long as the
+// stream, and encrypt it from there: the caller keeps the plaintext without a second
+// copy (to load it into ONNX Runtime). The same rules as for CopyTo apply: buf holds
+// unverified bytes until OnVerified, and is written from another goroutine, never
+// after Put returns. A stream of another length fails the Put. It replaces CopyTo.
+func ReadInto(buf []byte) PutOption {
+	return func(o *putOptions) { o.into = buf }
 }
 
 // OnVerified makes Put call fn, on its caller's goroutine, once the whole stream was read
@@ -92,6 +102,9 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 	trusted := trustedDigest(r, rec.ModelDigest)
 	h := sha256.New()
 	var side io.Writer = h
+	if o.into != nil {
+		o.copyTo = nil
+	}
 	switch {
 	case trusted != "" && o.copyTo != nil:
 		side = o.copyTo
@@ -101,8 +114,11 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 		side = io.MultiWriter(h, o.copyTo)
 	}
 	var got string
-	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side) }
-	check := func(int64) error {
+	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side, o.into) }
+	check := func(n int64) error {
+		if o.into != nil && n != int64(len(o.into)) {
+			return fmt.Errorf("stream of %d bytes, %d expected", n, len(o.into))
+		}
 		if trusted != "" {
 			got = trusted // r returned io.EOF: it checked the bytes against this digest
 		} else {

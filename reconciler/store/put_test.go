@@ -47,51 +47,85 @@ func TestPutFromVerifyingReader(t *testing.T) {
 	}
 	for _, encrypted := range []bool{true, false} {
 		for _, tc := range tests {
-			t.Run(fmt.Sprintf("%s/encrypted=%v", tc.name, encrypted), func(t *testing.T) {
-				st := openStore(t, encrypted)
-				rc := openModel(t, model, tc.mw...)
-				defer rc.Close()
-				var copied bytes.Buffer
-				calls, copiedAtCall := 0, 0
-				var lookupAtCall error
-				rec, err := st.Put(context.Background(), store.Record{Org: "acme", Version: "v1", ModelDigest: tc.recDigest}, rc,
-					store.CopyTo(&copied), store.OnVerified(func() {
-						calls++
-						copiedAtCall = copied.Len()
-						_, lookupAtCall = st.Lookup("acme", "v1")
-					}))
-				if tc.wantErr != nil || tc.wantMsg != "" {
-					if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.wantMsg) {
-						t.Fatalf("Put = %v, want %v %q", err, tc.wantErr, tc.wantMsg)
-					}
-					if calls != 0 {
-						t.Errorf("OnVerified called %d times for bytes that failed their check", calls)
-					}
-					if _, err := st.Lookup("acme", "v1"); !errors.Is(err, store.ErrNotFound) {
-						t.Errorf("after a failed Put, Lookup = %v, want ErrNotFound", err)
-					}
-					if tmps := tempFiles(t, st.Root()); len(tmps) > 0 {
-						t.Errorf("temporary files left behind: %v", tmps)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatalf("Put: %v", err)
-				}
-				if calls != 1 || copiedAtCall != len(model) || !errors.Is(lookupAtCall, store.ErrNotFound) {
-					t.Errorf("OnVerified: %d calls, %d bytes copied then, Lookup then %v; want 1, %d, ErrNotFound", calls, copiedAtCall, lookupAtCall, len(model))
-				}
-				if !bytes.Equal(copied.Bytes(), model) {
-					t.Error("CopyTo got other bytes than the model")
-				}
-				if rec.ModelDigest != layer.String() || rec.Size != int64(len(model)) {
-					t.Errorf("record = %s, %d bytes; want %s, %d", rec.ModelDigest, rec.Size, layer, len(model))
-				}
-				got, _, err := st.ReadModel("acme", "v1")
-				if err != nil || !bytes.Equal(got, model) {
-					t.Fatalf("ReadModel: %v (equal %v)", err, bytes.Equal(got, model))
-				}
-			})
+			for _, into := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/encrypted=%v/into=%v", tc.name, encrypted, into), func(t *testing.T) {
+					testPutFromVerifyingReader(t, encrypted, into, model, tc.mw, tc.recDigest, tc.wantErr, tc.wantMsg, layer)
+				})
+			}
+		}
+	}
+}
+
+// testPutFromVerifyingReader is one case of TestPutFromVerifyingReader; into: the
+// plaintext is kept with ReadInto instead of CopyTo.
+func testPutFromVerifyingReader(t *testing.T, encrypted, into bool, model []byte, mw []registrytest.Middleware, recDigest string, wantErr error, wantMsg string, layer v1.Hash) {
+	st := openStore(t, encrypted)
+	rc := openModel(t, model, mw...)
+	defer rc.Close()
+	var copied bytes.Buffer
+	keep := store.CopyTo(&copied)
+	kept := copied.Bytes
+	if into {
+		buf := make([]byte, len(model))
+		keep, kept = store.ReadInto(buf), func() []byte { return buf }
+	}
+	calls, copiedAtCall := 0, 0
+	var lookupAtCall error
+	rec, err := st.Put(context.Background(), store.Record{Org: "acme", Version: "v1", ModelDigest: recDigest}, rc,
+		keep, store.OnVerified(func() {
+			calls++
+			if bytes.Equal(kept(), model) {
+				copiedAtCall = len(kept())
+			}
+			_, lookupAtCall = st.Lookup("acme", "v1")
+		}))
+	if wantErr != nil || wantMsg != "" {
+		if err == nil || (wantErr != nil && !errors.Is(err, wantErr)) || !strings.Contains(err.Error(), wantMsg) {
+			t.Fatalf("Put = %v, want %v %q", err, wantErr, wantMsg)
+		}
+		if calls != 0 {
+			t.Errorf("OnVerified called %d times for bytes that failed their check", calls)
+		}
+		if _, err := st.Lookup("acme", "v1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after a failed Put, Lookup = %v, want ErrNotFound", err)
+		}
+		if tmps := tempFiles(t, st.Root()); len(tmps) > 0 {
+			t.Errorf("temporary files left behind: %v", tmps)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if calls != 1 || copiedAtCall != len(model) || !errors.Is(lookupAtCall, store.ErrNotFound) {
+		t.Errorf("OnVerified: %d calls, %d bytes copied then, Lookup then %v; want 1, %d, ErrNotFound", calls, copiedAtCall, lookupAtCall, len(model))
+	}
+	if !bytes.Equal(kept(), model) {
+		t.Error("CopyTo or ReadInto got other bytes than the model")
+	}
+	if rec.ModelDigest != layer.String() || rec.Size != int64(len(model)) {
+		t.Errorf("record = %s, %d bytes; want %s, %d", rec.ModelDigest, rec.Size, layer, len(model))
+	}
+	got, _, err := st.ReadModel("acme", "v1")
+	if err != nil || !bytes.Equal(got, model) {
+		t.Fatalf("ReadModel: %v (equal %v)", err, bytes.Equal(got, model))
+	}
+}
+
+// TestPutReadIntoWrongLength: ReadInto's buffer must be exactly as long as the stream; a
+// stream longer or shorter fails the Put and stores nothing.
+func TestPutReadIntoWrongLength(t *testing.T) {
+	model := pseudoRandom(2<<20 + 5)
+	for _, n := range []int{len(model) - 1, len(model) + 1, 0} {
+		st := openStore(t, true)
+		rc := openModel(t, model)
+		_, err := st.Put(context.Background(), store.Record{Org: "acme", Version: "v1"}, rc, store.ReadInto(make([]byte, n)))
+		rc.Close()
+		if err == nil {
+			t.Fatalf("buffer of %d bytes for %d: Put succeeded", n, len(model))
+		}
+		if _, err := st.Lookup("acme", "v1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("buffer of %d bytes: Lookup = %v, want ErrNotFound", n, err)
 		}
 	}
 }
