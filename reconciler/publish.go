@@ -22,6 +22,7 @@ func (r *Reconciler) publish(ctx context.Context, observed string) {
 	}
 	commit, changed, err := r.opts.Status.Publish(ctx, r.statusDocs(observed))
 	r.statusDirty.Store(err != nil)
+	r.observePublish(err)
 	switch {
 	case err != nil:
 		r.log.Warn("status not written to Git; will retry next pass", "err", err)

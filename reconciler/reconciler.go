@@ -206,7 +206,9 @@ func jitter(d time.Duration) time.Duration {
 // TriggerCommit since the last pass, if any, as a hint.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	defer r.ready.Store(true)
+	start := time.Now()
 	res, err := r.mirror.FetchHint(ctx, r.takeHint())
+	r.observeFetch(ctx, res.Commit, err)
 	if err != nil {
 		return fmt.Errorf("fetch config repo: %w", err)
 	}
@@ -216,6 +218,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 		}
 		return nil
 	}
+	defer r.observePass(start)
 	commit := res.Commit
 	snap, err := r.mirror.Snapshot(ctx, commit)
 	if err != nil {
@@ -238,10 +241,12 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	}
 	for org, ps := range desired.Broken {
 		r.log.Error("org config has problems; keeping what it serves", "org", org, "commit", gitops.ShortHash(commit), "problems", ps.Error())
+		err := stalled("parse", "InvalidConfig", ps)
 		r.setState(org, func(s *orgState) {
-			s.lastErr, s.applied, s.commit, s.at = stalled("parse", "InvalidConfig", ps), false, commit.String(), r.now()
+			s.lastErr, s.applied, s.commit, s.at = err, false, commit.String(), r.now()
 			s.fingerprint = ""
 		})
+		r.observeOrg(org, err)
 	}
 	r.prune(desired)
 
@@ -264,6 +269,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 			defer cancel()
 			err := r.reconcileOrg(octx, cfg, snap, o)
 			r.record(o, fp, commit.String(), err)
+			r.observeOrg(o.Name, err)
 		}()
 	}
 	wg.Wait()

@@ -1,9 +1,10 @@
-// Package metrics exposes Talon's serving, model lifecycle and validation
-// metrics to Prometheus, from a registry of its own.
+// Package metrics exposes Talon's serving, model lifecycle, validation and
+// reconcile metrics to Prometheus, from a registry of its own.
 //
 // Label cardinality is bounded: org labels come from the callers, which pass
 // only orgs they serve (requests for an unknown model are counted without an
-// org); an org keeps request and feedback series for at most MaxVersions model
+// org), and the reconciler only orgs of its config, with reasons from a fixed
+// set; an org keeps request and feedback series for at most MaxVersions model
 // versions; no metric is labelled by request.
 package metrics
 
@@ -66,6 +67,7 @@ type Metrics struct {
 	swapSecs    *prometheus.HistogramVec
 	validations *prometheus.CounterVec
 	valGauges   []*prometheus.GaugeVec // accuracy, p50, p99, samples, passed by org, version
+	rec         *reconcileMx
 
 	mu   sync.Mutex                          // serializes writers of orgs
 	orgs atomic.Pointer[map[string]*Request] // copy-on-write
@@ -136,6 +138,7 @@ func New(opts Options) *Metrics {
 	for _, g := range m.valGauges {
 		m.reg.MustRegister(g)
 	}
+	m.rec = newReconcileMx(m.reg)
 	if opts.Cache != nil {
 		m.reg.MustRegister(modelInfoCollector{opts.Cache})
 	}
@@ -239,6 +242,7 @@ func (m *Metrics) Forget(org string) {
 	for _, g := range m.valGauges {
 		g.DeletePartialMatch(l)
 	}
+	m.rec.forget(org)
 }
 
 // org returns org's cached series, creating them on first use.

@@ -150,6 +150,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Monitor:      mon,
 		Reverter:     reverter,
 	})
+	if err := met.RegisterReconciler(rec, reconciler.Phases()...); err != nil {
+		return err
+	}
 	if err := rec.Restore(ctx); err != nil {
 		return err
 	}
