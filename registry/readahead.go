@@ -13,7 +13,7 @@ import (
 // own work (the store encrypts on another goroutine, the reconciler keeps the plaintext)
 // spreads a pull over the cores instead of queueing it behind one hash.
 const (
-	readaheadMin   = 4 << 20 // smaller bodies are read directly: a goroutine buys nothing
+	readaheadMin   = 1 << 20 // smaller bodies are read directly: a goroutine buys nothing
 	readaheadChunk = 1 << 20
 	readaheadBufs  = 4 // memory is bounded by readaheadBufs × readaheadChunk per body
 )
@@ -108,9 +108,32 @@ func (ra *readahead) fill(src io.Reader) {
 
 // Read implements io.Reader.
 func (ra *readahead) Read(p []byte) (int, error) {
+	if err := ra.fill1(); err != nil {
+		return 0, err
+	}
+	n := copy(p, ra.cur.b[ra.off:])
+	ra.off += n
+	return n, nil
+}
+
+// lend returns up to max of the next bytes without copying them: the slice is valid
+// until the next call of lend, Read or Close.
+func (ra *readahead) lend(max int64) ([]byte, error) {
+	if err := ra.fill1(); err != nil {
+		return nil, err
+	}
+	n := int(min(int64(len(ra.cur.b)-ra.off), max))
+	b := ra.cur.b[ra.off : ra.off+n]
+	ra.off += n
+	return b, nil
+}
+
+// fill1 makes sure the current chunk has unread bytes, taking the next one (and giving
+// the consumed one back) when needed; it returns the error that ended the stream.
+func (ra *readahead) fill1() error {
 	for ra.off == len(ra.cur.b) {
 		if ra.err != nil {
-			return 0, ra.err
+			return ra.err
 		}
 		if ra.cur.err != nil {
 			ra.err = ra.cur.err
@@ -118,6 +141,7 @@ func (ra *readahead) Read(p []byte) (int, error) {
 		}
 		if ra.held {
 			ra.free <- ra.cur.b[:cap(ra.cur.b)] // never blocks: the buffer came from the goroutine
+			ra.held = false
 		}
 		var c raChunk
 		select {
@@ -132,9 +156,7 @@ func (ra *readahead) Read(p []byte) (int, error) {
 		}
 		ra.cur, ra.off, ra.held = c, 0, true
 	}
-	n := copy(p, ra.cur.b[ra.off:])
-	ra.off += n
-	return n, nil
+	return nil
 }
 
 // Close implements io.Closer.

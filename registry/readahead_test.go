@@ -2,12 +2,17 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // choppy returns data in reads of random sizes, then err (io.EOF when nil).
@@ -114,4 +119,51 @@ func TestReadaheadCloseStopsTheReader(t *testing.T) {
 	if _, err := ra.Read(buf); err == nil {
 		t.Fatal("Read after Close succeeded")
 	}
+}
+
+// TestVerifiedWriteToLends: WriteTo over a read-ahead body gives w every byte once, in
+// order, ends with nil only for the right digest, and stops at w's error.
+func TestVerifiedWriteToLends(t *testing.T) {
+	data := randomData(3*readaheadChunk + 999)
+	sum := sha256.Sum256(data)
+	want := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	open := func(d v1.Hash) *verifiedReader {
+		body := &choppy{data: data, rng: rand.New(rand.NewPCG(8, 9))}
+		vr := newVerifiedReader(body, "test blob", d, int64(len(data)))
+		vr.body, vr.hashed = newReadahead(body, int64(len(data))+1, vr.h, int64(len(data))), true
+		return vr
+	}
+	var got bytes.Buffer
+	vr := open(want)
+	if n, err := vr.WriteTo(&got); err != nil || n != int64(len(data)) || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("WriteTo = %d, %v (equal %v); want every byte, nil", n, err, bytes.Equal(got.Bytes(), data))
+	}
+	vr.Close()
+	other := want
+	other.Hex = strings.Repeat("0", 64)
+	vr = open(other)
+	if _, err := vr.WriteTo(io.Discard); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("WriteTo with another digest = %v, want ErrDigestMismatch", err)
+	}
+	vr.Close()
+	boom := errors.New("disk full")
+	vr = open(want)
+	if n, err := vr.WriteTo(&failAfter{n: readaheadChunk + 10, err: boom}); !errors.Is(err, boom) || n > readaheadChunk+10 {
+		t.Fatalf("WriteTo into a failing writer = %d, %v; want at most %d bytes, %v", n, err, readaheadChunk+10, boom)
+	}
+	vr.Close()
+}
+
+// failAfter accepts n bytes, then fails with err.
+type failAfter struct {
+	n   int
+	err error
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		return 0, f.err
+	}
+	f.n -= len(p)
+	return len(p), nil
 }

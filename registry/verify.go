@@ -53,6 +53,12 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 		v.h.Write(p[:m])
 	}
 	v.n += int64(m)
+	return m, v.after(err)
+}
+
+// after records the error the body's last read returned, once v.n counts the bytes it
+// gave: at the body's end, the size and digest checks. It returns v.err.
+func (v *verifiedReader) after(err error) error {
 	switch {
 	case err == io.EOF && v.n < v.size:
 		v.err = fmt.Errorf("%s: %w: got %d bytes, want %d", v.what, ErrSizeMismatch, v.n, v.size)
@@ -61,7 +67,7 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 	case err != nil:
 		v.err = fmt.Errorf("%s: after %d of %d bytes: %w", v.what, v.n, v.size, err)
 	}
-	return m, v.err
+	return v.err
 }
 
 // finish runs once all size bytes have been read: it makes sure the server has nothing
@@ -185,6 +191,9 @@ const copyBufferSize = 1 << 20
 // WriteTo implements io.WriterTo, so io.Copy from a verified reader uses large buffers.
 // Bytes reach w only as they are read; the final error (or nil) is the verification result.
 func (v *verifiedReader) WriteTo(w io.Writer) (int64, error) {
+	if ra, ok := v.body.(*readahead); ok {
+		return v.writeLent(w, ra)
+	}
 	buf := make([]byte, copyBufferSize)
 	var total int64
 	for {
@@ -204,6 +213,41 @@ func (v *verifiedReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		if rerr != nil {
 			return total, rerr
+		}
+	}
+}
+
+// writeLent is WriteTo from a read-ahead body: it hands w the read-ahead's own buffers,
+// with the same checks as Read (it never passes more than size bytes; the final result
+// is the verification's), and without copying the bytes first. (w must not keep the
+// slices it is given, as io.Writer requires.)
+func (v *verifiedReader) writeLent(w io.Writer, ra *readahead) (int64, error) {
+	var total int64
+	for {
+		if v.err != nil {
+			if v.err == io.EOF {
+				return total, nil
+			}
+			return total, v.err
+		}
+		if v.n == v.size {
+			v.err = v.finish(true)
+			continue
+		}
+		b, err := ra.lend(v.size - v.n)
+		v.n += int64(len(b))
+		if err := v.after(err); err != nil && err != io.EOF {
+			return total, err
+		}
+		if len(b) > 0 {
+			m, werr := w.Write(b)
+			total += int64(m)
+			if werr == nil && m != len(b) {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
 		}
 	}
 }

@@ -28,7 +28,7 @@ func pushOne(t *testing.T, host string, model []byte) string {
 // honest Content-Length that disagrees with the manifest) or at EOF (digest or length).
 func TestCorruptedModelBlob(t *testing.T) {
 	t.Run("small", func(t *testing.T) { testCorruptedModelBlob(t, 100_000) })
-	t.Run("read ahead", func(t *testing.T) { testCorruptedModelBlob(t, 5<<20+3) }) // ≥ 4 MiB: readahead
+	t.Run("read ahead", func(t *testing.T) { testCorruptedModelBlob(t, 5<<20+3) }) // ≥ readaheadMin
 }
 
 func testCorruptedModelBlob(t *testing.T, size int) {
@@ -56,27 +56,36 @@ func testCorruptedModelBlob(t *testing.T, size int) {
 			if err != nil {
 				t.Fatalf("Fetch: %v (only the model blob is corrupted)", err)
 			}
-			n, err := readModel(a)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("read model: %d bytes, %v; want %v", n, err, tc.wantErr)
-			}
-			t.Log(err)
-			if n > int64(len(model)) {
-				t.Errorf("read %d bytes, more than the declared %d", n, len(model))
-			}
-			if !strings.Contains(err.Error(), d.String()) {
-				t.Errorf("error %q does not name the blob digest", err)
+			for _, byRead := range []bool{false, true} { // WriteTo (lent buffers), and Read
+				n, err := readModelWith(a, byRead)
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("read model (Read %v): %d bytes, %v; want %v", byRead, n, err, tc.wantErr)
+				}
+				t.Log(err)
+				if n > int64(len(model)) {
+					t.Errorf("read %d bytes, more than the declared %d", n, len(model))
+				}
+				if !strings.Contains(err.Error(), d.String()) {
+					t.Errorf("error %q does not name the blob digest", err)
+				}
 			}
 		})
 	}
 }
 
-func readModel(a *registry.Artifact) (int64, error) {
+func readModel(a *registry.Artifact) (int64, error) { return readModelWith(a, false) }
+
+// readModelWith reads the model layer through io.Copy, which uses the reader's WriteTo,
+// or, byRead, through its Read alone.
+func readModelWith(a *registry.Artifact, byRead bool) (int64, error) {
 	rc, err := a.OpenModel(context.Background())
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
+	if byRead {
+		return io.CopyBuffer(io.Discard, struct{ io.Reader }{rc}, make([]byte, 100_000))
+	}
 	return io.Copy(io.Discard, rc)
 }
 

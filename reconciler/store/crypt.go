@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -174,6 +175,38 @@ func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, side io.Wri
 		return n, err
 	}
 	return n, ew.Close()
+}
+
+// streamEncryptedFrom is streamEncrypted for a source that writes itself out and needs
+// no side copy: a registry blob, which reads ahead and hashes on a goroutine of its own,
+// hands its buffers straight to the encryption (no pipeCopy, no copy of the plaintext
+// into buffers of ours). It stops when ctx is done.
+func streamEncryptedFrom(ctx context.Context, w io.Writer, src io.WriterTo, rcpt age.Recipient) (int64, error) {
+	if rcpt == nil {
+		return src.WriteTo(ctxWriter{ctx, w})
+	}
+	ew, err := age.Encrypt(w, rcpt)
+	if err != nil {
+		return 0, fmt.Errorf("encrypt: %w", err)
+	}
+	n, err := src.WriteTo(ctxWriter{ctx, ew})
+	if err != nil {
+		return n, err
+	}
+	return n, ew.Close()
+}
+
+// ctxWriter stops a long copy when ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // Buffers of pipeCopy: memory use is bounded by pipeBufs × pipeBufSize. Four keep both

@@ -115,6 +115,9 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 	}
 	var got string
 	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side, o.into) }
+	if wt, ok := r.(io.WriterTo); ok && side == nil && o.into == nil {
+		fill = func(w io.Writer) (int64, error) { return streamEncryptedFrom(ctx, w, wt, rcpt) }
+	}
 	check := func(n int64) error {
 		if o.into != nil && n != int64(len(o.into)) {
 			return fmt.Errorf("stream of %d bytes, %d expected", n, len(o.into))
