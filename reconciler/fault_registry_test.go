@@ -158,6 +158,7 @@ func faultReconciler(t *testing.T, w *world, dataDir string, opts reconciler.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	cache := inference.NewCache()
 	t.Cleanup(cache.Close)
 	return reconciler.New(m, w.client, st, cache, opts), cache, st

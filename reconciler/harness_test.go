@@ -175,6 +175,7 @@ func (w *world) newReconciler(tb testing.TB, dataDir string, opts reconciler.Opt
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { m.Close() })
 	cache := inference.NewCache()
 	tb.Cleanup(cache.Close)
 	return reconciler.New(m, w.client, st, cache, opts), cache, st

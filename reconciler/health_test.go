@@ -48,6 +48,7 @@ func TestAutoRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	cache := inference.NewCache()
 	t.Cleanup(cache.Close)
 	r := reconciler.New(m, w.client, st, cache, reconciler.Options{
@@ -131,6 +132,7 @@ func TestQuarantineHoldsUntilDesiredChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	cache := inference.NewCache()
 	t.Cleanup(cache.Close)
 	r := reconciler.New(m, w.client, st, cache, reconciler.Options{Now: clock, Monitor: mon, Reverter: failingReverter{}})

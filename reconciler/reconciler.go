@@ -212,6 +212,9 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch config repo: %w", err)
 	}
+	if res.MaintainErr != nil {
+		r.log.Warn("config mirror maintenance failed; reads may slow down as packs pile up", "err", res.MaintainErr)
+	}
 	if !res.Changed && !r.anyPending() && r.synced.Load() {
 		if r.statusDirty.Load() {
 			r.publish(ctx, res.Commit.String())

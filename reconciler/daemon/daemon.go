@@ -110,6 +110,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("config repo %s: %w", cfg.ConfigRepo, err)
 	}
+	defer func() {
+		if err := mirror.Close(); err != nil {
+			cfg.Logger.Warn("close config repo mirror", "err", err)
+		}
+	}()
 	var regOpts []registry.Option
 	if len(cfg.InsecureRegistries) > 0 {
 		regOpts = append(regOpts, registry.WithInsecureRegistries(cfg.InsecureRegistries...))

@@ -156,6 +156,7 @@ func TestOpenRejects(t *testing.T) {
 		{"bad branch", "", good, []Option{WithBranch("a..b")}, `branch "a..b"`},
 		{"full ref branch", "", good, []Option{WithBranch("refs/heads/main")}, "short branch name"},
 		{"zero max size", "", good, []Option{WithMaxFileSize(0)}, "must be positive"},
+		{"zero pack limit", "", good, []Option{WithPackLimit(0)}, "pack limit 0: must be positive"},
 		{"dir not empty", notEmpty, good, nil, "not empty and not a git repository"},
 		{"dir non-bare", c.Dir, good, nil, "not a bare repository"},
 	} {

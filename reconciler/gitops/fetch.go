@@ -35,6 +35,10 @@ type FetchResult struct {
 	// Fetched reports whether a fetch (pack negotiation, and any object transfer) ran. It is
 	// false when the remote head equalled the mirror's: then only the refs were listed.
 	Fetched bool
+	// MaintainErr is set when the fetch succeeded but the pack consolidation Fetch ran after
+	// it (see Maintain) failed. The mirror still reads every object; log it. Fetch tries
+	// again once another pack has arrived.
+	MaintainErr error
 }
 
 // Fetch asks the remote for its refs and compares the tracked branch's head with the mirror's
@@ -42,12 +46,14 @@ type FetchResult struct {
 // Changed false without fetching any object. Otherwise it fetches only that branch, forced
 // (+refs/heads/<branch>:refs/remotes/origin/<branch>) so a rewritten history is followed,
 // without tags. Older commits stay readable. Bound the call with ctx: the default is no
-// timeout.
+// timeout. Afterwards it consolidates the mirror's packs when there are too many (see
+// WithPackLimit).
 func (m *Mirror) Fetch(ctx context.Context) (FetchResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev, _ := m.headLocked()
-	return m.fetchListed(ctx, prev)
+	res, err := m.fetchListed(ctx, prev)
+	return m.afterFetch(ctx, res, err)
 }
 
 // FetchHint is Fetch for a caller that was told which commit the tracked branch points to
@@ -67,10 +73,11 @@ func (m *Mirror) FetchHint(ctx context.Context, hint plumbing.Hash) (FetchResult
 	prev, _ := m.headLocked()
 	if !hint.IsZero() && !m.hasCommit(hint) {
 		if res, err := m.fetchDirect(ctx, prev); err == nil {
-			return res, nil
+			return m.afterFetch(ctx, res, nil)
 		}
 	}
-	return m.fetchListed(ctx, prev)
+	res, err := m.fetchListed(ctx, prev)
+	return m.afterFetch(ctx, res, err)
 }
 
 // fetchListed is Fetch with m.mu held; prev is the mirror's head before the call.

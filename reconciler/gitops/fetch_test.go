@@ -180,6 +180,7 @@ func TestReopenMirror(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reopen: %v", err)
 			}
+			closeAtEnd(t, m2)
 			if h, ok := m2.Head(); !ok || h != c1 {
 				t.Fatalf("Head after reopen = %s, %v; want %s, true", h, ok, c1)
 			}

@@ -80,7 +80,17 @@ func openMirror(t *testing.T, url string, opts ...Option) *Mirror {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	closeAtEnd(t, m)
 	return m
+}
+
+// closeAtEnd closes m when the test ends.
+func closeAtEnd(t testing.TB, m *Mirror) {
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 }
 
 func mustFetch(t *testing.T, m *Mirror) FetchResult {

@@ -16,7 +16,9 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // RemoteName is the name of the mirror's only remote.
@@ -28,28 +30,55 @@ const DefaultBranch = "main"
 // DefaultMaxFileSize bounds each file read from a tree unless WithMaxFileSize says otherwise.
 const DefaultMaxFileSize = 1 << 20 // 1 MiB
 
+// DefaultPackLimit is how many pack files the mirror may hold before they are merged, unless
+// WithPackLimit says otherwise.
+const DefaultPackLimit = 32
+
 // Mirror is a bare mirror of one branch of a remote repository. Its last fetched commit lives
 // in the ref refs/remotes/origin/<branch> of the mirror itself, so it survives restarts. A
-// Mirror is safe for concurrent use; its operations on the repository are serialized.
+// Mirror is safe for concurrent use; its operations on the repository are serialized. It
+// keeps its pack files open between reads: Close it when done.
 type Mirror struct {
-	dir     string
-	url     string // as go-git needs it, possibly with credentials
-	display string // url without credentials, for messages
-	branch  string
-	auth    transport.AuthMethod
-	maxFile int64
+	dir       string
+	packDir   string // absolute objects/pack
+	url       string // as go-git needs it, possibly with credentials
+	display   string // url without credentials, for messages
+	branch    string
+	auth      transport.AuthMethod
+	maxFile   int64
+	packLimit int
 
-	mu   sync.Mutex
-	repo *git.Repository
+	mu    sync.Mutex
+	repo  *git.Repository
+	store *filesystem.Storage
+	// failedAt is the pack count when an automatic repack last failed, 0 after a success:
+	// Fetch tries again only once another pack has arrived.
+	failedAt int
 }
 
 // Option configures Open.
 type Option func(*options) error
 
 type options struct {
-	branch  string
-	auth    transport.AuthMethod
-	maxFile int64
+	branch    string
+	auth      transport.AuthMethod
+	maxFile   int64
+	packLimit int
+	storage   *filesystem.Options // for tests; nil: storageOptions(packLimit)
+}
+
+// maxOpenPacks bounds the pack files a mirror keeps open, whatever its pack limit.
+const maxOpenPacks = 256
+
+// storageOptions returns the go-git storage options of a mirror with the given pack limit.
+// They keep pack files open between reads (by default go-git opens and closes a pack for
+// every object it reads, even one it has cached), up to one per pack the mirror may hold
+// before Fetch repacks at once, so that none is closed in normal use, at most
+// maxOpenPacks. Beyond that go-git closes the pack it opened longest ago. (With
+// KeepDescriptors go-git ignores MaxOpenDescriptors and keeps every pack it ever read
+// open: no bound at all.) Close releases them.
+func storageOptions(packLimit int) filesystem.Options {
+	return filesystem.Options{MaxOpenDescriptors: min(packHardFactor*packLimit+1, maxOpenPacks)}
 }
 
 // WithBranch sets the branch to track. The default is DefaultBranch ("main").
@@ -88,15 +117,31 @@ func WithMaxFileSize(n int64) Option {
 	}
 }
 
+// WithPackLimit sets how many pack files the mirror may hold (each fetch that brings commits
+// adds one, and every read searches them all) before Fetch merges them (see Maintain): on
+// a poll that found nothing new, so news never waits for it, or right after a fetch once
+// there are four times as many. Maintain does it on demand. The default is
+// DefaultPackLimit (32).
+func WithPackLimit(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("pack limit %d: must be positive", n)
+		}
+		o.packLimit = n
+		return nil
+	}
+}
+
 // Open creates a bare repository at dir, or reopens the one there, and points its remote
 // "origin" at url (updating it when it changed). url is a local path (absolute or relative to
 // the working directory), or a file://, git://, http:// or https:// URL. A dir that exists but
 // is neither empty nor a bare repository is refused. Open does no network I/O; call Fetch.
+// One Mirror at a time may use dir: Open removes what an interrupted write left there.
 func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o := options{branch: DefaultBranch, maxFile: DefaultMaxFileSize}
+	o := options{branch: DefaultBranch, maxFile: DefaultMaxFileSize, packLimit: DefaultPackLimit}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("open mirror: %w", err)
@@ -109,16 +154,40 @@ func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error)
 	if err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
-	repo, err := openOrInit(dir, o.branch)
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
 	}
-	m := &Mirror{dir: dir, url: norm, display: display, branch: o.branch, auth: o.auth,
-		maxFile: o.maxFile, repo: repo}
+	so := storageOptions(o.packLimit)
+	if o.storage != nil {
+		so = *o.storage
+	}
+	repo, store, err := openOrInit(abs, o.branch, so)
+	if err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
+	}
+	m := &Mirror{dir: dir, packDir: filepath.Join(abs, "objects", "pack"), url: norm, display: display,
+		branch: o.branch, auth: o.auth, maxFile: o.maxFile, packLimit: o.packLimit, repo: repo, store: store}
 	if err := m.configureRemote(); err != nil {
+		_ = store.Close() // nothing read yet: no pack is open
+		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
+	}
+	if _, err := m.listPacks(); err != nil { // removes what an interrupted write left
+		_ = store.Close()
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
 	}
 	return m, nil
+}
+
+// Close releases the pack files the mirror keeps open. A method called after Close still
+// works, opening the files it needs again; call Close once more when done.
+func (m *Mirror) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.store.Close(); err != nil {
+		return fmt.Errorf("close mirror %s: %w", m.dir, err)
+	}
+	return nil
 }
 
 // URL returns the remote's URL without any credentials.
@@ -154,31 +223,51 @@ func (m *Mirror) headLocked() (plumbing.Hash, bool) {
 	return ref.Hash(), true
 }
 
-// openOrInit opens the bare repository at dir or initializes one there.
-func openOrInit(dir, branch string) (*git.Repository, error) {
+// openOrInit opens the bare repository at dir or initializes one there, then reopens its
+// storage with so.
+func openOrInit(dir, branch string, so filesystem.Options) (*git.Repository, *filesystem.Storage, error) {
 	repo, err := git.PlainOpen(dir)
 	if err == nil {
 		cfg, err := repo.Config()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !cfg.Core.IsBare {
-			return nil, errors.New("not a bare repository; Talon keeps a bare mirror: remove it or choose another directory")
+			return nil, nil, errors.New("not a bare repository; Talon keeps a bare mirror: remove it or choose another directory")
 		}
-		return repo, nil
+		return reopen(repo, so)
 	}
 	if !errors.Is(err, git.ErrRepositoryNotExists) {
-		return nil, err
+		return nil, nil, err
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, errors.New("directory is not empty and not a git repository")
+		return nil, nil, errors.New("directory is not empty and not a git repository")
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
-	return git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+	repo, err = git.PlainInitWithOptions(dir, &git.PlainInitOptions{
 		Bare:        true,
 		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(branch)},
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return reopen(repo, so)
+}
+
+// reopen returns repo on a storage of its directory with so. PlainOpen and PlainInit use
+// the default options and have read no object yet, so nothing of theirs is left open.
+func reopen(repo *git.Repository, so filesystem.Options) (*git.Repository, *filesystem.Storage, error) {
+	plain, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, nil, fmt.Errorf("go-git storage is %T, not a directory", repo.Storer)
+	}
+	store := filesystem.NewStorageWithOptions(plain.Filesystem(), cache.NewObjectLRUDefault(), so)
+	repo, err := git.Open(store, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return repo, store, nil
 }
 
 // configureRemote writes origin's URL (without credentials) and fetch refspec to the mirror's

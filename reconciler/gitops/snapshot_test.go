@@ -196,13 +196,14 @@ func TestCommitInfo(t *testing.T) {
 	}
 }
 
-// TestConcurrentReadsDuringFetch reads snapshots from several goroutines while fetches run;
-// run it with -race.
+// TestConcurrentReadsDuringFetch reads snapshots from several goroutines while fetches run,
+// and with them repacks (pack limit 1: Fetch repacks after the fetch that leaves five
+// packs); run it with -race.
 func TestConcurrentReadsDuringFetch(t *testing.T) {
 	e := newRemote(t, "path")
 	c := e.clone(t)
 	c1 := seed(t, c)
-	m := openMirror(t, e.url)
+	m := openMirror(t, e.url, WithPackLimit(1))
 	mustFetch(t, m)
 
 	var wg sync.WaitGroup
@@ -229,13 +230,16 @@ func TestConcurrentReadsDuringFetch(t *testing.T) {
 			}
 		}()
 	}
-	for i := range 3 {
+	for i := range 6 {
 		c.Write("orgs/acme.yaml", strings.Repeat("#", i+1)+"\norg: acme\n")
 		want := plumbing.NewHash(c.Commit("edit"))
 		c.Push()
-		if got := mustFetch(t, m); got.Commit != want {
-			t.Errorf("Fetch %d = %s; want %s", i, got.Commit, want)
+		if got := mustFetch(t, m); got.Commit != want || got.MaintainErr != nil {
+			t.Errorf("Fetch %d = %+v; want %s", i, got, want)
 		}
+	}
+	if n := countPacks(t, m.Dir()); n != 3 {
+		t.Errorf("%d packs after 7 fetches; want 3 (five repacked into one, two more)", n)
 	}
 	close(stop)
 	wg.Wait()

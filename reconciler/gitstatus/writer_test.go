@@ -152,6 +152,7 @@ func TestStatusBranchDoesNotTriggerReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	if _, err := m.Fetch(ctx); err != nil {
 		t.Fatal(err)
 	}
