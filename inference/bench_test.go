@@ -8,6 +8,8 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/eaglenotifier/talon/inference/lowprio"
+
 	"github.com/eaglenotifier/talon/examples/pdm"
 	"github.com/eaglenotifier/talon/inference/internal/ortest"
 )
@@ -200,7 +202,7 @@ func timeLoad(b *testing.B, onnx []byte, readIO ioReader) time.Duration {
 	var m *Model
 	var err error
 	start := time.Now()
-	withLowPriority(func() { m, err = loadModel(context.Background(), onnx, ModelInfo{}, LoadOptions{}, readIO) })
+	lowprio.Run(func() { m, err = loadModel(context.Background(), onnx, ModelInfo{}, LoadOptions{}, readIO) })
 	d := time.Since(start)
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/eaglenotifier/talon/inference/lowprio"
 )
 
 // ModelInfo is the provenance of a loaded model.
@@ -80,7 +82,7 @@ type Model struct {
 func LoadModel(ctx context.Context, onnx []byte, info ModelInfo, opts LoadOptions) (*Model, error) {
 	var m *Model
 	var err error
-	withLowPriority(func() { m, err = loadModel(ctx, onnx, info, opts, modelIO) })
+	lowprio.Run(func() { m, err = loadModel(ctx, onnx, info, opts, modelIO) })
 	if err != nil {
 		return nil, fmt.Errorf("load model %s %s: %w", info.Org, info.Version, err)
 	}

@@ -159,18 +159,17 @@ func readErr(path string, err error, format string, args ...any) error {
 }
 
 // streamEncrypted copies src into w, encrypted to rcpt when it is not nil, and every
-// plaintext byte also into side (a hash, say) unless side is nil, reading through into
-// when it is not nil (see pipeCopy). It returns the number
+// plaintext byte also into side (a hash, say) unless side is nil. It returns the number
 // of plaintext bytes.
-func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, side io.Writer, into []byte) (int64, error) {
+func streamEncrypted(w io.Writer, src io.Reader, rcpt age.Recipient, side io.Writer) (int64, error) {
 	if rcpt == nil {
-		return pipeCopy(w, src, side, into)
+		return pipeCopy(w, src, side)
 	}
 	ew, err := age.Encrypt(w, rcpt)
 	if err != nil {
 		return 0, fmt.Errorf("encrypt: %w", err)
 	}
-	n, err := pipeCopy(ew, src, side, into)
+	n, err := pipeCopy(ew, src, side)
 	if err != nil {
 		return n, err
 	}
@@ -221,16 +220,14 @@ const (
 // cores: a goroutine reads src (network, the registry's digest check) into a few
 // buffers and copies them into side (a hash; nil for none), while the calling goroutine
 // writes them to dst (encryption, the file). Buffers are allocated as the reader needs
-// them, so a small model costs one. With into, the goroutine reads into into's
-// successive parts instead, so the caller keeps the plaintext without copying it again;
-// a stream longer than into fails with errLongerThanBuffer. The goroutine no longer
-// touches src or side when pipeCopy returns, and it wrote every byte to side before
-// pipeCopy returns them as copied.
-func pipeCopy(dst io.Writer, src io.Reader, side io.Writer, into []byte) (int64, error) {
+// them, so a small model costs one. The goroutine no longer touches src or side when
+// pipeCopy returns, and it wrote every byte to side before pipeCopy returns them as
+// copied.
+func pipeCopy(dst io.Writer, src io.Reader, side io.Writer) (int64, error) {
 	free := make(chan []byte, pipeBufs)
 	full := make(chan pipeChunk, pipeBufs)
 	stop := make(chan struct{})
-	go pipeRead(src, side, into, free, full, stop)
+	go pipeRead(src, side, free, full, stop)
 	var total int64
 	for c := range full {
 		if len(c.b) > 0 {
@@ -248,9 +245,7 @@ func pipeCopy(dst io.Writer, src io.Reader, side io.Writer, into []byte) (int64,
 		if c.err != nil {
 			return total, c.err
 		}
-		if into == nil {
-			free <- c.b[:cap(c.b)]
-		}
+		free <- c.b[:cap(c.b)]
 	}
 	return total, nil
 }
@@ -260,43 +255,30 @@ type pipeChunk struct {
 	err error
 }
 
-var errLongerThanBuffer = errors.New("stream longer than its buffer")
-
 // pipeRead is pipeCopy's reading goroutine: it sends src's bytes in chunks on full,
 // the last one with the error that ended src (io.EOF at its end), and closes full.
-func pipeRead(src io.Reader, side io.Writer, into []byte, free chan []byte, full chan<- pipeChunk, stop <-chan struct{}) {
+func pipeRead(src io.Reader, side io.Writer, free chan []byte, full chan<- pipeChunk, stop <-chan struct{}) {
 	defer close(full)
-	made, off := 0, 0
+	made := 0
 	for {
 		var buf []byte
-		switch {
-		case into != nil && off == len(into):
-			buf = make([]byte, 1) // into is full: the stream must end here
-		case into != nil:
-			buf = into[off:min(off+pipeBufSize, len(into))]
+		select {
+		case <-stop:
+			return
+		case buf = <-free:
 		default:
+			if made < pipeBufs {
+				made++
+				buf = make([]byte, pipeBufSize)
+				break
+			}
 			select {
 			case <-stop:
 				return
 			case buf = <-free:
-			default:
-				if made < pipeBufs {
-					made++
-					buf = make([]byte, pipeBufSize)
-					break
-				}
-				select {
-				case <-stop:
-					return
-				case buf = <-free:
-				}
 			}
 		}
 		n, err := io.ReadFull(src, buf)
-		if into != nil && off == len(into) && n > 0 {
-			n, err = 0, errLongerThanBuffer
-		}
-		off += n
 		if side != nil && n > 0 {
 			if _, werr := side.Write(buf[:n]); werr != nil && err == nil {
 				err = werr

@@ -201,7 +201,7 @@ func (s *Store) encryptFile(ctx context.Context, org, src string, rec Record, ds
 	defer f.Close()
 	h := sha256.New()
 	fill := func(w io.Writer) (int64, error) {
-		return streamEncrypted(w, ctxReader{ctx, io.LimitReader(f, rec.Size+1)}, keys.recipient, h, nil)
+		return streamEncrypted(w, ctxReader{ctx, io.LimitReader(f, rec.Size+1)}, keys.recipient, h)
 	}
 	check := func(n int64) error {
 		if got := digestString(h); n != rec.Size || got != rec.ModelDigest {

@@ -46,19 +46,21 @@ func CopyTo(w io.Writer) PutOption {
 	return func(o *putOptions) { o.copyTo = w }
 }
 
-// ReadInto makes Put read the stream into buf, which must be exactly as long as the
-// stream, and encrypt it from there: the caller keeps the plaintext without a second
-// copy (to load it into ONNX Runtime). The same rules as for CopyTo apply: buf holds
-// unverified bytes until OnVerified, and is written from another goroutine, never
-// after Put returns. A stream of another length fails the Put. It replaces CopyTo.
+// ReadInto makes Put read the whole stream into buf, which must be exactly as long as
+// the stream, check it, call OnVerified, and only then encrypt it from buf into the
+// store: the caller keeps the plaintext without a second copy, and work that needs it
+// (loading it into ONNX Runtime) overlaps the encryption and the durable write. buf holds
+// unverified bytes until OnVerified and must not be written to until Put returns. A
+// stream of another length fails the Put. It replaces CopyTo.
 func ReadInto(buf []byte) PutOption {
 	return func(o *putOptions) { o.into = buf }
 }
 
 // OnVerified makes Put call fn, on its caller's goroutine, once the whole stream was read
 // and its plaintext matched the record's ModelDigest, and before the file is fsynced and
-// renamed into place: work that needs the verified bytes (from CopyTo), such as loading
-// them into ONNX Runtime, can then overlap the durable write. The version is stored only
+// renamed into place (with ReadInto, before it is written): work that needs the verified
+// bytes (from CopyTo or ReadInto), such as loading them into ONNX Runtime, can then
+// overlap the durable write. The version is stored only
 // once Put returns nil; when it fails, nothing became visible even though fn was called.
 // fn is not called when no digest was checked (a record without ModelDigest read from a
 // reader that is not a VerifyingReader). The default is none.
@@ -103,7 +105,7 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 	h := sha256.New()
 	var side io.Writer = h
 	if o.into != nil {
-		o.copyTo = nil
+		o.copyTo = nil // the bytes are kept in into
 	}
 	switch {
 	case trusted != "" && o.copyTo != nil:
@@ -114,14 +116,11 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 		side = io.MultiWriter(h, o.copyTo)
 	}
 	var got string
-	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side, o.into) }
-	if wt, ok := r.(io.WriterTo); ok && side == nil && o.into == nil {
+	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side) }
+	if wt, ok := r.(io.WriterTo); ok && side == nil {
 		fill = func(w io.Writer) (int64, error) { return streamEncryptedFrom(ctx, w, wt, rcpt) }
 	}
 	check := func(n int64) error {
-		if o.into != nil && n != int64(len(o.into)) {
-			return fmt.Errorf("stream of %d bytes, %d expected", n, len(o.into))
-		}
 		if trusted != "" {
 			got = trusted // r returned io.EOF: it checked the bytes against this digest
 		} else {
@@ -135,7 +134,12 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 		}
 		return nil
 	}
-	n, err := writeFile(ctx, model, fill, check, writeMode{large: true})
+	var n int64
+	if o.into != nil {
+		n, err = putFollowed(ctx, model, ctxReader{ctx, r}, o.into, side, rcpt, check)
+	} else {
+		n, err = writeFile(ctx, model, fill, check, writeMode{large: true})
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("store %s/%s: %w", rec.Org, rec.Version, err)
 	}

@@ -54,7 +54,7 @@ func newRekeyWorld(t *testing.T) *rekeyWorld {
 	os.MkdirAll(filepath.Join(bdir, "2026"), 0o700)
 	w.backup = filepath.Join(bdir, "2026", "model_v0.onnx.age")
 	_, err = writeDurable(ctx, w.backup, func(f io.Writer) (int64, error) {
-		return streamEncrypted(f, bytes.NewReader(w.versions["v3"]), keys.recipient, sha256.New(), nil)
+		return streamEncrypted(f, bytes.NewReader(w.versions["v3"]), keys.recipient, sha256.New())
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,13 @@
-package inference
+package lowprio
 
 import (
 	"syscall"
 	"testing"
 )
 
-// TestWithLowPriority: f runs on a thread whose nice value is loadNice higher
+// TestRun: f runs on a thread whose nice value is Nice higher
 // than the caller's, and the caller's thread keeps its own.
-func TestWithLowPriority(t *testing.T) {
+func TestRun(t *testing.T) {
 	nice := func() int {
 		raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
 		if err != nil {
@@ -17,9 +17,9 @@ func TestWithLowPriority(t *testing.T) {
 	}
 	before := nice()
 	inside := -100
-	withLowPriority(func() { inside = nice() })
-	if want := min(before+loadNice, 19); inside != want {
-		t.Errorf("nice inside = %d, want %d (caller's %d + %d)", inside, want, before, loadNice)
+	Run(func() { inside = nice() })
+	if want := min(before+Nice, 19); inside != want {
+		t.Errorf("nice inside = %d, want %d (caller's %d + %d)", inside, want, before, Nice)
 	}
 	if after := nice(); after != before {
 		t.Errorf("caller's nice changed from %d to %d", before, after)
