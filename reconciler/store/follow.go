@@ -81,23 +81,6 @@ func (f *followed) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// encryptFollowed writes what f receives into w, encrypted to rcpt (when not nil), on the
-// calling goroutine.
-func encryptFollowed(ctx context.Context, w io.Writer, f *followed, rcpt age.Recipient) (int64, error) {
-	if rcpt == nil {
-		return f.WriteTo(ctxWriter{ctx, w})
-	}
-	ew, err := age.Encrypt(w, rcpt)
-	if err != nil {
-		return 0, fmt.Errorf("encrypt: %w", err)
-	}
-	n, err := f.WriteTo(ctxWriter{ctx, ew})
-	if err != nil {
-		return n, err
-	}
-	return n, ew.Close()
-}
-
 // putFollowed is Put's ReadInto path: it reads r into buf on the caller's goroutine while
 // a goroutine on a low-priority thread encrypts what has arrived into the version file
 // (writeFile), so the encryption takes only the CPU the transfer leaves. Once the whole
@@ -107,7 +90,7 @@ func putFollowed(ctx context.Context, path string, r io.Reader, buf []byte, side
 	f := newFollowed(buf)
 	done := make(chan error, 1)
 	go lowprio.Run(func() {
-		fill := func(w io.Writer) (int64, error) { return encryptFollowed(ctx, w, f, rcpt) }
+		fill := func(w io.Writer) (int64, error) { return streamEncryptedFrom(ctx, w, f, rcpt) }
 		_, err := writeFile(ctx, path, fill, nil, writeMode{large: true})
 		done <- err
 	})
