@@ -3,9 +3,6 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -90,47 +87,24 @@ func await(t *testing.T, base, org, version string) answer {
 }
 
 // keyDir makes an age key for each org in a new directory.
-func keyDir(t *testing.T, orgs ...string) string {
-	t.Helper()
-	dir := t.TempDir()
+func keyDir(tb testing.TB, orgs ...string) string {
+	tb.Helper()
+	dir := tb.TempDir()
 	for _, org := range orgs {
 		if _, err := store.GenerateKey(dir, org); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	return dir
 }
 
+// start runs the daemon on repoURL, polling every 100ms, as replica-a.
 func start(t *testing.T, repoURL, data, keys string) (base string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			ConfigRepo: repoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
-			Replica: "replica-a", OnListen: func(a string) { addr <- a },
-		})
-	}()
-	select {
-	case a := <-addr:
-		stopped := false
-		stop := func() {
-			if !stopped {
-				stopped = true
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("daemon: %v", err)
-				}
-			}
-		}
-		t.Cleanup(stop)
-		return "http://" + a, stop
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	}
-	return "", nil
+	return runDaemon(t, daemon.Config{
+		ConfigRepo: repoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0", PollInterval: 100 * time.Millisecond,
+		Replica: "replica-a",
+	})
 }
 
 // TestGitOpsStory is the demo's story as a test: a person drives the config repo with the
@@ -245,74 +219,31 @@ func TestGitOpsStory(t *testing.T) {
 // makes Talon deploy at once; a bad version raises a Failed alert and a fix a Recovered
 // one; every reconcile leaves its stages in pipeline/<org>/logs/.
 func TestWebhookAlertsPipelineLog(t *testing.T) {
-	root := t.TempDir()
-	gittest.NewBareRepo(t, root, "config")
-	repoURL := gittest.StartDaemon(t, root) + "/config.git"
-	regHost := registrytest.Start(t)
-	client, err := registry.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, pub := newSigner(t)
+	w := newDaemonWorld(t)
 	for _, tag := range []string{"v1", "v2"} {
-		pushSigned(t, client, signer, regHost+"/acme/pdm:"+tag, registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-"+tag+".onnx")})
+		w.pushModel("acme", tag)
 	}
 	got := make(chan map[string]any, 16)
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sink := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var ev map[string]any
 		json.NewDecoder(r.Body).Decode(&ev)
 		got <- ev
 	}))
-	defer sink.Close()
+	t.Cleanup(sink.Close) // after the daemon has stopped
 
-	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
-	clone.Write("keys/ci.pub", string(pub))
-	desire := func(tag string) string {
-		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s/acme/pdm, version: %s}\ntrust: {keys: [keys/ci.pub]}\n", regHost, tag))
-		sha := clone.Commit("acme " + tag)
-		clone.Push()
-		return sha
-	}
-	desire("v1")
+	w.desire("acme", "v1")
 	secret := []byte("s3cret-webhook")
 	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			ConfigRepo: repoURL, DataDir: data, KeyDir: keyDir(t, "acme"), Listen: "127.0.0.1:0", PollInterval: time.Hour,
-			WebhookSecret: secret, Alerts: []alerts.Target{{URL: sink.URL, Events: alerts.Kinds}},
-			OnListen: func(a string) { addr <- a },
-		})
-	}()
-	base := "http://" + <-addr
+	base, _ := runDaemon(t, daemon.Config{
+		ConfigRepo: w.RepoURL, DataDir: data, KeyDir: keyDir(t, "acme"), Listen: "127.0.0.1:0", PollInterval: time.Hour,
+		WebhookSecret: secret, Alerts: []alerts.Target{{URL: sink.URL, Events: alerts.Kinds}},
+	})
 	await(t, base, "acme", "v1")
 	expectAlert(t, got, "Deployed", "v1")
 
-	push := func(after string) int {
-		body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/config"}}`, after)
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte(body))
-		req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
-		req.Header.Set("X-GitHub-Event", "push")
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	sha := desire("v404")
-	if code := push(sha); code != http.StatusAccepted {
-		t.Fatalf("webhook answered %d, want 202", code)
-	}
+	sendPushHook(t, base, secret, w.desire("acme", "v404"))
 	expectAlert(t, got, "Failed", "v404")
-	sha = desire("v2")
-	push(sha)
+	sendPushHook(t, base, secret, w.desire("acme", "v2"))
 	await(t, base, "acme", "v2")
 	expectAlert(t, got, "Recovered", "v2")
 
@@ -335,28 +266,28 @@ func TestWebhookAlertsPipelineLog(t *testing.T) {
 	}
 }
 
-func newSigner(t *testing.T) (*cosign.Signer, []byte) {
-	t.Helper()
+func newSigner(tb testing.TB) (*cosign.Signer, []byte) {
+	tb.Helper()
 	priv, pub, err := cosign.GenerateKeyPair([]byte("pw"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	s, err := cosign.LoadPrivateKey("ci.key", priv, []byte("pw"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return s, pub
 }
 
 // pushSigned pushes like CI: talon push, then talon sign of the pushed digest.
-func pushSigned(t *testing.T, c *registry.Client, s *cosign.Signer, ref string, in registry.PushInput) name.Digest {
-	t.Helper()
+func pushSigned(tb testing.TB, c *registry.Client, s *cosign.Signer, ref string, in registry.PushInput) name.Digest {
+	tb.Helper()
 	d, err := c.Push(context.Background(), ref, in)
 	if err == nil {
 		_, err = cosign.Sign(context.Background(), c, d, s)
 	}
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return d
 }

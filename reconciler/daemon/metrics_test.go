@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +12,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
-	"github.com/eaglenotifier/talon/registry"
-	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
 // TestReconcileMetrics: Prometheus sees what the reconciler does without anyone reading
@@ -24,26 +19,13 @@ import (
 // then, with the config repository gone from its server, failing fetches and a
 // last-success time that stands still while the deployed model keeps serving.
 func TestReconcileMetrics(t *testing.T) {
-	root := t.TempDir()
-	bare := gittest.NewBareRepo(t, root, "config")
-	repoURL := gittest.StartDaemon(t, root) + "/config.git"
-	regHost := registrytest.Start(t)
-	client, err := registry.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, pub := newSigner(t)
+	w := newDaemonWorld(t)
+	var head string
 	for _, org := range []string{"acme", "globex"} {
-		pushSigned(t, client, signer, regHost+"/"+org+"/pdm:v1", registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-v1.onnx")})
+		w.pushModel(org, "v1")
+		head = w.desire(org, "v1")
 	}
-	clone := gittest.Clone(t, repoURL, filepath.Join(t.TempDir(), "work"))
-	clone.Write("keys/ci.pub", string(pub))
-	for _, org := range []string{"acme", "globex"} {
-		clone.Write("orgs/"+org+".yaml", fmt.Sprintf("org: %s\nmodel: {repository: %s/%s/pdm, version: v1}\ntrust: {keys: [keys/ci.pub]}\n", org, regHost, org))
-	}
-	head := clone.Commit("acme and globex on v1")
-	clone.Push()
-	base, _ := start(t, repoURL, t.TempDir(), keyDir(t, "acme")) // globex has no key: its pull fails closed
+	base, _ := start(t, w.RepoURL, t.TempDir(), keyDir(t, "acme")) // globex has no key: its pull fails closed
 	await(t, base, "acme", "v1")
 
 	got := awaitMetrics(t, base, "globex failed and status written", func(m samples) bool {
@@ -73,7 +55,7 @@ func TestReconcileMetrics(t *testing.T) {
 	}
 
 	// The config repository is gone from its server: every fetch fails.
-	if err := os.Rename(bare, bare+".offline"); err != nil {
+	if err := os.Rename(w.Bare, w.Bare+".offline"); err != nil {
 		t.Fatal(err)
 	}
 	down := awaitMetrics(t, base, "a failed fetch", func(m samples) bool { return m[`talon_config_fetch_total{result="error"}`] >= 1 })

@@ -3,12 +3,8 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,10 +16,8 @@ import (
 	"github.com/eaglenotifier/talon/inference"
 	"github.com/eaglenotifier/talon/reconciler/daemon"
 	"github.com/eaglenotifier/talon/reconciler/gitops/gittest"
-	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
 	"github.com/eaglenotifier/talon/registry/cosign"
-	"github.com/eaglenotifier/talon/registry/registrytest"
 )
 
 // BenchmarkWebhookToServing measures what a person waits for: from a signed GitHub push
@@ -58,22 +52,9 @@ func benchWebhook(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	root := b.TempDir()
-	gittest.NewBareRepo(b, root, "config")
-	repoURL := gittest.StartDaemon(b, root) + "/config.git"
-	client, err := registry.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	repo := registrytest.Start(b) + "/acme/pdm"
-	signer, pub := benchSigner(b)
-	clone := gittest.Clone(b, repoURL, filepath.Join(b.TempDir(), "work"))
-	clone.Write("keys/ci.pub", string(pub))
-	keys := b.TempDir()
-	if _, err := store.GenerateKey(keys, "acme"); err != nil {
-		b.Fatal(err)
-	}
+	w := newDaemonWorld(b)
+	repo := w.RegHost + "/acme/pdm"
+	keys := keyDir(b, "acme")
 	modelPath := filepath.Join(b.TempDir(), "model.onnx")
 	// release is CI and a person: push and sign version i, commit and push the bump.
 	release := func(i int) (tag, commit string) {
@@ -85,30 +66,21 @@ func benchWebhook(b *testing.B, size int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := client.Push(ctx, repo+":"+tag, registry.PushInput{ModelPath: modelPath})
-		if err == nil {
-			_, err = cosign.Sign(ctx, client, d, signer)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: %s, version: %s}\ntrust: {keys: [keys/ci.pub]}\n", repo, tag))
-		commit = clone.Commit("acme " + tag)
-		clone.Push()
-		return tag, commit
+		pushSigned(b, w.Client, w.Signer, repo+":"+tag, registry.PushInput{ModelPath: modelPath})
+		return tag, w.desire("acme", tag)
 	}
 
 	secret := []byte("bench-webhook-secret")
 	tag, commit := release(0)
 	data := b.TempDir()
-	base := startBench(b, daemon.Config{
-		ConfigRepo: repoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0",
+	base, _ := runDaemon(b, daemon.Config{
+		ConfigRepo: w.RepoURL, DataDir: data, KeyDir: keys, Listen: "127.0.0.1:0",
 		PollInterval: time.Hour, WebhookSecret: secret, Replica: "bench",
 	})
 	awaitVersion(b, base, tag)
-	awaitStatus(b, clone, commit)
+	awaitStatus(b, w.Clone, commit)
 
-	key, err := cosign.ParsePublicKey("keys/ci.pub", pub)
+	key, err := cosign.ParsePublicKey("keys/ci.pub", w.Pub)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,7 +88,7 @@ func benchWebhook(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sigs := cosign.NewFetcher(client)
+	sigs := cosign.NewFetcher(w.Client)
 	var viaWebhook, alone []time.Duration
 	n := 0
 	measured := map[string]bool{}
@@ -128,15 +100,15 @@ func benchWebhook(b *testing.B, size int) {
 		// Both are timed on an idle daemon: the previous pass, its status push and the
 		// housekeeping after it have ended. The baseline runs first, on the same artifact.
 		time.Sleep(quiet)
-		alone = append(alone, pullVerifyLoad(b, client, sigs, verifier, repo+":"+tag))
+		alone = append(alone, pullVerifyLoad(b, w.Client, sigs, verifier, repo+":"+tag))
 		time.Sleep(quiet)
 		b.StartTimer()
 		start := time.Now()
-		postPush(b, base, secret, commit)
+		sendPushHook(b, base, secret, commit)
 		awaitVersion(b, base, tag)
 		viaWebhook = append(viaWebhook, time.Since(start))
 		b.StopTimer()
-		awaitStatus(b, clone, commit)
+		awaitStatus(b, w.Clone, commit)
 		b.StartTimer()
 	}
 	// Means and medians: this machine's disk and memory stall now and then, for either
@@ -240,52 +212,6 @@ func pullVerifyLoad(b *testing.B, c *registry.Client, sigs *cosign.Fetcher, v co
 	return took
 }
 
-// startBench runs daemon.Run with cfg until the benchmark ends and returns its base URL.
-func startBench(b *testing.B, cfg daemon.Config) string {
-	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	cfg.OnListen = func(a string) { addr <- a }
-	go func() { done <- daemon.Run(ctx, cfg) }()
-	select {
-	case a := <-addr:
-		b.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				b.Errorf("daemon: %v", err)
-			}
-		})
-		return "http://" + a
-	case err := <-done:
-		cancel()
-		b.Fatalf("daemon did not start: %v", err)
-		return ""
-	}
-}
-
-// postPush sends GitHub's push event for commit on main, signed with secret.
-func postPush(b *testing.B, base string, secret []byte, commit string) {
-	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/config"}}`, commit)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(body))
-	req, err := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		b.Fatalf("webhook answered %s, want 202", resp.Status)
-	}
-}
-
 // awaitVersion polls inference every millisecond until acme answers with version; the
 // bound only stops a broken run from hanging.
 func awaitVersion(b *testing.B, base, version string) {
@@ -316,17 +242,4 @@ func awaitStatus(b *testing.B, clone *gittest.WorkClone, commit string) {
 			b.Fatalf("status never recorded %s", commit)
 		}
 	}
-}
-
-func benchSigner(b *testing.B) (*cosign.Signer, []byte) {
-	b.Helper()
-	priv, pub, err := cosign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := cosign.LoadPrivateKey("ci.key", priv, []byte("pw"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s, pub
 }
