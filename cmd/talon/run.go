@@ -55,7 +55,7 @@ Docker config and credential helpers.`,
 	f.StringVar(&cfg.ConfigRepo, "config-repo", "", "config repository URL: a path, file://, git:// or http(s)://")
 	f.StringVar(&cfg.Branch, "branch", "main", "branch of the config repository to track")
 	f.StringVar(&cfg.DataDir, "data", "", "data directory (model store, mirror, backups, pipeline logs)")
-	f.StringVar(&cfg.KeyDir, "keys", "", "directory of the org keys (<org>.agekey, mode 0600) that encrypt models at rest; see talon store keygen")
+	f.StringVar(&cfg.KeyDir, "keys", "", "directory of the org keys (<org>.agekey, mode 0600 or stricter) that encrypt models at rest; see talon store keygen")
 	f.BoolVar(&cfg.NoEncryptionUnsafe, "no-encryption-unsafe", false, "store models unencrypted (tests and demos only)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the inference HTTP server")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 30*time.Second, "how often to poll the config repository")

@@ -19,7 +19,8 @@ func newStoreCmd(g *globalFlags) *cobra.Command {
 		Short: "Manage the encrypted model store: org keys and key rotation",
 		Long: `Talon encrypts every org's model files at rest with the org's own age key, kept in a
 key directory (--keys) outside the data directory, one file per org: <keys>/<org>.agekey
-(mode 0600, an age identity file that the age CLI also reads).`,
+(mode 0400 as Talon writes it, 0600 or stricter accepted; an age identity file that the
+age CLI also reads).`,
 	}
 	cmd.AddCommand(newStoreKeygenCmd(), newStoreRekeyCmd())
 	return cmd
@@ -31,7 +32,7 @@ func newStoreKeygenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --org ORG [--org ORG…] --keys DIR",
 		Short: "Create an org's encryption key in the key directory",
-		Long: `Keygen creates <keys>/<org>.agekey (mode 0600; the directory is created with mode 0700)
+		Long: `Keygen creates <keys>/<org>.agekey (mode 0400; the directory is created with mode 0700)
 holding a new age X25519 identity, and prints its public key. It never replaces an existing
 key: rotate one with 'talon store rekey'.`,
 		Args: exactArgs(0, "no arguments"),

@@ -29,8 +29,8 @@ func TestStoreKeygenAndRekey(t *testing.T) {
 		t.Fatalf("keygen printed %q; want a line per org with its public key", out)
 	}
 	for _, org := range []string{"acme", "beta"} {
-		if fi, err := os.Stat(filepath.Join(keys, org+".agekey")); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s key: %v, %v", org, fi, err)
+		if fi, err := os.Stat(filepath.Join(keys, org+".agekey")); err != nil || fi.Mode().Perm() != 0o400 {
+			t.Fatalf("%s key: %v, %v; want mode 0400", org, fi, err)
 		}
 	}
 	if _, err := run(t, "store", "keygen", "--org", "acme", "--keys", keys); err == nil || !strings.Contains(err.Error(), "already exists") || exitCode(err) != 1 {

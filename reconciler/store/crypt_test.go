@@ -200,8 +200,8 @@ func TestPlaintextDeploy(t *testing.T) {
 		t.Fatalf("files holding plaintext (-want +got):\n%s", diff)
 	}
 	plainPath := filepath.Join(s.Root(), want[0])
-	if fi, err := os.Stat(plainPath); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("plaintext model: %v, %v; want mode 0600", fi, err)
+	if fi, err := os.Stat(plainPath); err != nil || fi.Mode().Perm() != 0o400 {
+		t.Fatalf("plaintext model: %v, %v; want mode 0400", fi, err)
 	}
 	got, _, dep, err := s.Deployed("acme")
 	if err != nil || !bytes.Equal(got, data) || !dep.Plaintext {
@@ -228,7 +228,17 @@ func flipBit(t *testing.T, path string, at int) {
 		t.Fatal(err)
 	}
 	b[at] ^= 0x10
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	overwrite(t, path, b)
+}
+
+// overwrite writes data over path in place, as an operator forcing an edit would: the
+// store's files are read-only, so it makes the file writable first.
+func overwrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.Chmod(path, 0o600); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -280,9 +290,7 @@ func copyFile(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overwrite(t, dst, b)
 }
 
 // TestCorruptionDetected: every kind of damage to a stored encrypted file, written in
@@ -318,9 +326,7 @@ func TestCorruptionDetected(t *testing.T) {
 			m2, _, _ := s.versionPaths("acme", "v2")
 			b1, _ := os.ReadFile(m1)
 			b2, _ := os.ReadFile(m2)
-			if err := os.WriteFile(m1, c.damage(b1, b2), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			overwrite(t, m1, c.damage(b1, b2))
 			if _, _, err := s.ReadModel("acme", "v1"); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("ReadModel: %v, want ErrCorrupt", err)
 			}

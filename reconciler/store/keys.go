@@ -197,7 +197,7 @@ func keyFileText(note string, ids []age.Identity) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// GenerateKey creates a new X25519 identity for org in keyDir/<org>.agekey (mode 0600,
+// GenerateKey creates a new X25519 identity for org in keyDir/<org>.agekey (mode 0400,
 // written durably; keyDir is created with mode 0700 when missing) and returns its public
 // key. It refuses to replace an existing key file: rotate with Store.Rekey instead.
 func GenerateKey(keyDir, org string) (recipient string, err error) {
@@ -228,7 +228,7 @@ func GenerateKey(keyDir, org string) (recipient string, err error) {
 	return id.Recipient().String(), nil
 }
 
-// writeKeyFile writes text durably to path with mode 0600: temp file, fsync, then rename
+// writeKeyFile writes text durably to path with mode 0400: temp file, fsync, then rename
 // over path (replace) or hard-link to path, failing if it exists (!replace); fsync the dir.
 func writeKeyFile(path string, text []byte, replace bool) error {
 	fill := func(w io.Writer) (int64, error) {

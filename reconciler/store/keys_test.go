@@ -71,9 +71,7 @@ func TestKeyFailsClosedPerOrg(t *testing.T) {
 	}
 	write := func(text string) setup {
 		return func(t *testing.T, path string) {
-			if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			overwrite(t, path, []byte(text))
 		}
 	}
 	// A real secret key with its last character changed: a bad checksum.
@@ -191,8 +189,8 @@ func TestGenerateKey(t *testing.T) {
 	}
 	path := filepath.Join(keyDir, "acme"+KeyExt)
 	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file %v, %v; want mode 0600", fi, err)
+	if err != nil || fi.Mode().Perm() != 0o400 {
+		t.Fatalf("key file %v, %v; want mode 0400", fi, err)
 	}
 	if di, err := os.Stat(keyDir); err != nil || di.Mode().Perm() != 0o700 {
 		t.Fatalf("key dir %v, %v; want mode 0700", di, err)

@@ -143,9 +143,7 @@ func testTamperedFileRefused(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	model, _, _ := s.versionPaths("acme", "v1")
-	if err := os.WriteFile(model, []byte("tampered but longer"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overwrite(t, model, []byte("tampered but longer"))
 	if _, _, err := s.ReadModel("acme", "v1"); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("ReadModel of a tampered file: %v, want ErrCorrupt", err)
 	}

@@ -117,9 +117,9 @@ func copyFrom(r io.Reader) func(io.Writer) (int64, error) {
 	return func(w io.Writer) (int64, error) { return io.Copy(w, r) }
 }
 
-// writeDurable writes path through a temporary file in the same directory (mode 0600):
-// fill it, check (when not nil) with the count fill returned, fsync, rename, fsync the
-// directory. On any error the temporary file is removed and path is untouched. While a
+// writeDurable writes path through a temporary file in the same directory (mode 0600,
+// read-only 0400 once filled): fill it, check (when not nil) with the count fill
+// returned, fsync, rename, fsync the directory. On any error the temporary file is removed and path is untouched. While a
 // large file is filled, the kernel is asked to start writing it out (see writeback), so
 // the disk works alongside fill and the fsync has little left to do.
 func writeDurable(ctx context.Context, path string, fill func(io.Writer) (int64, error), check func(n int64) error) (int64, error) {
@@ -168,6 +168,12 @@ func writeFile(ctx context.Context, path string, fill func(io.Writer) (int64, er
 		if err := check(n); err != nil {
 			return fail(err)
 		}
+	}
+	// Read-only: the store replaces its files by rename and never writes one in place,
+	// so a write into a deploy dir by mistake fails (for anyone but root) instead of
+	// damaging the stored copy it is a hard link of.
+	if err := f.Chmod(0o400); err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
