@@ -3,10 +3,14 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/eaglenotifier/talon/examples/pdm"
@@ -79,7 +83,31 @@ func waitFor(ctx context.Context, base, org, version string, row [pdm.NumFeature
 		select {
 		case <-ctx.Done():
 			return prediction{}, fmt.Errorf("waiting for %s to serve %s: %w (last: %v)", org, version, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// pushHook tells Talon about a push the way GitHub does: POST /hooks/git with a push event
+// for commit on main, signed (X-Hub-Signature-256) with the webhook secret.
+func pushHook(ctx context.Context, base string, secret []byte, commit string) error {
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"demo/config"}}`, commit)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/hooks/git", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("push webhook: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("push webhook: %s, want 202 Accepted", resp.Status)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	say("▸ age keys for acme and globex in %s: models are encrypted at rest, per org", keys)
 
+	hookSecret := make([]byte, 32) // the push webhook's HMAC secret, as a Git host would hold it
+	if _, err := rand.Read(hookSecret); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	listening := make(chan string, 1)
@@ -113,7 +118,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	go func() {
 		daemonErr <- daemon.Run(ctx, daemon.Config{
 			ConfigRepo: bare, DataDir: filepath.Join(o.Dir, "data"), KeyDir: keys, Listen: o.Listen,
-			PollInterval: o.PollInterval, ORTLib: o.ORTLib, Logger: o.Logger,
+			PollInterval: o.PollInterval, ORTLib: o.ORTLib, Logger: o.Logger, WebhookSecret: hookSecret,
 			OnListen: func(addr string) { listening <- addr },
 		})
 	}()
@@ -126,7 +131,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	say("▸ talon serving the Open Inference Protocol on %s (logs: %s)", base, filepath.Join(o.Dir, "talon.log"))
 
-	if err := story(ctx, o.Out, git, base, regHost); err != nil {
+	if err := story(ctx, o.Out, git, base, regHost, hookSecret); err != nil {
 		return err
 	}
 	say("\nTry it yourself:")

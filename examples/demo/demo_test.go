@@ -29,8 +29,8 @@ func TestDemoStory(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"① v1 is serving", "acme v1", "globex v1", v1,
-		"② git commit", "acme v2", v2,
-		"③ git revert", "back on v1",
+		"② git commit", "after the push (webhook)", "acme v2", v2,
+		"③ git revert", "back on v1", "(the next poll)",
 		"curl -s http://127.0.0.1:",
 	} {
 		if !strings.Contains(s, want) {

@@ -95,7 +95,7 @@ func writeVersion(dir, tag string, w pdm.Weights, data []pdm.Sample) (model, met
 
 // story shows the GitOps loop: v1 serving, a commit to v2, a git revert back to v1, with
 // a real prediction from ONNX Runtime at each step.
-func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string) error {
+func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string, hookSecret []byte) error {
 	show := func(step, org string, p prediction) {
 		fmt.Fprintf(out, "%s\n    %s %s (%s, config %s): failure probability %.3f\n",
 			step, org, p.Version, short(p.Digest, 19), short(p.Commit, 7), p.Probability)
@@ -115,23 +115,26 @@ func story(ctx context.Context, out io.Writer, git gitCLI, base, regHost string)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n② git commit %s \"acme: deploy v2\" && git push\n", short(bump, 7))
+	fmt.Fprintf(out, "\n② git commit %s \"acme: deploy v2\" && git push, and the Git host's push webhook\n", short(bump, 7))
 	start := time.Now()
+	if err := pushHook(ctx, base, hookSecret, bump); err != nil {
+		return err
+	}
 	if p, err = waitFor(ctx, base, "acme", "v2", machine, waitTimeout); err != nil {
 		return err
 	}
-	show(fmt.Sprintf("   v2 serving %.1fs after the push", time.Since(start).Seconds()), "acme", p)
+	show(fmt.Sprintf("   v2 serving %.2fs after the push (webhook)", time.Since(start).Seconds()), "acme", p)
 
 	rev, err := git.revert(ctx, bump)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n③ git revert %s (→ %s) && git push\n", short(bump, 7), short(rev, 7))
+	fmt.Fprintf(out, "\n③ git revert %s (→ %s) && git push, no webhook this time\n", short(bump, 7), short(rev, 7))
 	start = time.Now()
 	if p, err = waitFor(ctx, base, "acme", "v1", machine, waitTimeout); err != nil {
 		return err
 	}
-	show(fmt.Sprintf("   back on v1 %.1fs after the push, from the local store", time.Since(start).Seconds()), "acme", p)
+	show(fmt.Sprintf("   back on v1 %.2fs after the push (the next poll), from the local store", time.Since(start).Seconds()), "acme", p)
 	return nil
 }
 
