@@ -33,17 +33,8 @@ type VerifyingReader interface {
 type PutOption func(*putOptions)
 
 type putOptions struct {
-	copyTo     io.Writer
 	into       []byte
 	onVerified func()
-}
-
-// CopyTo makes Put also write the plaintext to w as it streams (into memory, to load it
-// without decrypting the stored copy again). Until Put has checked the digest — see
-// OnVerified — what w holds is unverified and must not be used. w is written from
-// another goroutine than Put's caller, never after Put returns. The default is none.
-func CopyTo(w io.Writer) PutOption {
-	return func(o *putOptions) { o.copyTo = w }
 }
 
 // ReadInto makes Put read the whole stream into buf, which must be exactly as long as
@@ -51,7 +42,7 @@ func CopyTo(w io.Writer) PutOption {
 // store: the caller keeps the plaintext without a second copy, and work that needs it
 // (loading it into ONNX Runtime) overlaps the encryption and the durable write. buf holds
 // unverified bytes until OnVerified and must not be written to until Put returns. A
-// stream of another length fails the Put. It replaces CopyTo.
+// stream of another length fails the Put.
 func ReadInto(buf []byte) PutOption {
 	return func(o *putOptions) { o.into = buf }
 }
@@ -59,11 +50,11 @@ func ReadInto(buf []byte) PutOption {
 // OnVerified makes Put call fn, on its caller's goroutine, once the whole stream was read
 // and its plaintext matched the record's ModelDigest, and before the file is fsynced and
 // renamed into place (with ReadInto, before it is written): work that needs the verified
-// bytes (from CopyTo or ReadInto), such as loading them into ONNX Runtime, can then
-// overlap the durable write. The version is stored only
-// once Put returns nil; when it fails, nothing became visible even though fn was called.
-// fn is not called when no digest was checked (a record without ModelDigest read from a
-// reader that is not a VerifyingReader). The default is none.
+// bytes (from ReadInto), such as loading them into ONNX Runtime, can then overlap the
+// durable write. The version is stored only once Put returns nil; when it fails, nothing
+// became visible even though fn was called. fn is not called when no digest was checked
+// (a record without ModelDigest read from a reader that is not a VerifyingReader). The
+// default is none.
 func OnVerified(fn func()) PutOption {
 	return func(o *putOptions) { o.onVerified = fn }
 }
@@ -103,17 +94,9 @@ func (s *Store) Put(ctx context.Context, rec Record, r io.Reader, opts ...PutOpt
 	}
 	trusted := trustedDigest(r, rec.ModelDigest)
 	h := sha256.New()
-	var side io.Writer = h
-	if o.into != nil {
-		o.copyTo = nil // the bytes are kept in into
-	}
-	switch {
-	case trusted != "" && o.copyTo != nil:
-		side = o.copyTo
-	case trusted != "":
+	var side io.Writer = h // the plaintext's hash, unless r checks it itself
+	if trusted != "" {
 		side = nil
-	case o.copyTo != nil:
-		side = io.MultiWriter(h, o.copyTo)
 	}
 	var got string
 	fill := func(w io.Writer) (int64, error) { return streamEncrypted(w, ctxReader{ctx, r}, rcpt, side) }

@@ -47,17 +47,18 @@ type verifiedFiles struct {
 const maxVerified = 4096
 
 // lookup reports whether path is a file checked against rec (as plaintext or not)
-// less than ReverifyAfter ago and unchanged since.
-func (v *verifiedFiles) lookup(path string, rec Record, plaintext bool) bool {
+// less than ReverifyAfter ago and unchanged since, and when it was checked.
+func (v *verifiedFiles) lookup(path string, rec Record, plaintext bool) (time.Time, bool) {
 	st, ok := statStamp(path)
 	if !ok {
-		return false
+		return time.Time{}, false
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e, ok := v.m[[2]uint64{st.dev, st.ino}]
-	return ok && e.stamp == st && e.digest == rec.ModelDigest && e.size == rec.Size &&
+	ok = ok && e.stamp == st && e.digest == rec.ModelDigest && e.size == rec.Size &&
 		e.plaintext == plaintext && time.Since(e.at) < ReverifyAfter
+	return e.at, ok
 }
 
 // remember records that path, as it is now, was checked against rec at time at.
@@ -84,14 +85,7 @@ func (v *verifiedFiles) put(st fileStamp, rec Record, plaintext bool, at time.Ti
 // change time: it calls op and, when path was checked and unchanged just before, keeps
 // it checked (with the time of the check it had) under its new stamp.
 func (v *verifiedFiles) restamp(path string, rec Record, plaintext bool, op func() error) error {
-	was := v.lookup(path, rec, plaintext)
-	var at time.Time
-	if was {
-		st, _ := statStamp(path)
-		v.mu.Lock()
-		at = v.m[[2]uint64{st.dev, st.ino}].at
-		v.mu.Unlock()
-	}
+	at, was := v.lookup(path, rec, plaintext)
 	if err := op(); err != nil {
 		return err
 	}
@@ -110,7 +104,7 @@ func (s *Store) checkFile(ctx context.Context, org, path string, rec Record, pla
 			return err // the key must still be there, as for a full check
 		}
 	}
-	if s.verified.lookup(path, rec, plaintext) {
+	if _, ok := s.verified.lookup(path, rec, plaintext); ok {
 		return nil
 	}
 	if s.testHookFullCheck != nil {
