@@ -84,7 +84,7 @@ func (m *Mirror) FetchHint(ctx context.Context, hint plumbing.Hash) (FetchResult
 func (m *Mirror) fetchListed(ctx context.Context, prev plumbing.Hash) (FetchResult, error) {
 	res := FetchResult{Previous: prev}
 	remote := m.remote()
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: m.auth, PeelingOption: git.IgnorePeeled})
+	refs, err := remote.ListContext(TransportContext(ctx, m.url), &git.ListOptions{Auth: m.auth, PeelingOption: git.IgnorePeeled})
 	if err != nil {
 		return res, m.remoteErr(ctx, "list refs of", err)
 	}
@@ -132,7 +132,7 @@ func (m *Mirror) fetchDirect(ctx context.Context, prev plumbing.Hash) (FetchResu
 
 // fetchBranch fetches the tracked branch into its tracking ref: forced, without tags.
 func (m *Mirror) fetchBranch(ctx context.Context, remote *git.Remote) error {
-	return remote.FetchContext(ctx, &git.FetchOptions{
+	return remote.FetchContext(TransportContext(ctx, m.url), &git.FetchOptions{
 		RemoteName: RemoteName,
 		RefSpecs:   []config.RefSpec{m.refSpec()},
 		Auth:       m.auth,

@@ -303,6 +303,19 @@ func (m *Mirror) remote() *git.Remote {
 	})
 }
 
+// TransportContext is the context to hand go-git for an operation on the remote at url
+// (as NormalizeURL returns it). For a local repository (file://) it is ctx without its
+// cancellation: go-git runs git-upload-pack or git-receive-pack there, and when ctx ends
+// mid-stream it kills that process and then waits for pipes its children (pack-objects,
+// unpack-objects) still hold open, forever. A local operation is short, so it runs to its
+// end instead, and a shutdown waits for it. Network transports are cancelled as usual.
+func TransportContext(ctx context.Context, url string) context.Context {
+	if strings.HasPrefix(url, "file://") {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // NormalizeURL turns a local path into an absolute file:// URL, checks the scheme of other
 // URLs, and returns the URL to use and the same URL without credentials for messages.
 func NormalizeURL(raw string) (norm, display string, err error) {

@@ -110,7 +110,7 @@ func (r *Remote) Head(ctx context.Context, branch string) (plumbing.Hash, error)
 }
 
 func (r *Remote) headLocked(ctx context.Context, branch string) (plumbing.Hash, error) {
-	refs, err := r.remote(branch).ListContext(ctx, &git.ListOptions{Auth: r.auth, PeelingOption: git.IgnorePeeled})
+	refs, err := r.remote(branch).ListContext(gitops.TransportContext(ctx, r.url), &git.ListOptions{Auth: r.auth, PeelingOption: git.IgnorePeeled})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return plumbing.ZeroHash, nil
 	}
@@ -139,7 +139,7 @@ func (r *Remote) Sync(ctx context.Context, branch string) (plumbing.Hash, error)
 	if _, err := r.repo.CommitObject(head); err == nil {
 		return head, nil
 	}
-	err = r.remote(branch).FetchContext(ctx, &git.FetchOptions{
+	err = r.remote(branch).FetchContext(gitops.TransportContext(ctx, r.url), &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{fetchSpec(branch)},
 		Auth:       r.auth,
@@ -176,7 +176,7 @@ func (r *Remote) Push(ctx context.Context, branch string, old, next plumbing.Has
 	if !old.IsZero() {
 		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(old.String() + ":" + dst.String())}
 	}
-	err := r.remote(branch).PushContext(ctx, opts)
+	err := r.remote(branch).PushContext(gitops.TransportContext(ctx, r.url), opts)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
