@@ -1,10 +1,10 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,13 +197,22 @@ func pullVerifyLoad(b *testing.B, c *registry.Client, sigs *cosign.Fetcher, v co
 	if err != nil {
 		b.Fatal(err)
 	}
-	model := bytes.NewBuffer(make([]byte, 0, art.Model.Size)) // sized up front, as Talon does
-	_, err = model.ReadFrom(rc)
+	// Read into a buffer of exactly the layer's size, as Talon does (a bytes.Buffer would
+	// grow to twice the size for its final read), then to the end of the stream: the
+	// verified reader checks the digest there.
+	model := make([]byte, art.Model.Size)
+	_, err = io.ReadFull(rc, model)
+	if err == nil {
+		var one [1]byte
+		if n, end := rc.Read(one[:]); n != 0 || end != io.EOF {
+			err = fmt.Errorf("model layer: %d more bytes, %v; want the verified end", n, end)
+		}
+	}
 	rc.Close()
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := inference.LoadModel(ctx, model.Bytes(), inference.ModelInfo{Org: "acme", Version: ref, Digest: d.DigestStr()}, inference.LoadOptions{})
+	m, err := inference.LoadModel(ctx, model, inference.ModelInfo{Org: "acme", Version: ref, Digest: d.DigestStr()}, inference.LoadOptions{})
 	took := time.Since(start)
 	if err != nil {
 		b.Fatal(err)
