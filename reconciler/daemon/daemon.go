@@ -115,6 +115,9 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Logger.Warn("close config repo mirror", "err", err)
 		}
 	}()
+	for _, why := range mirror.Dropped() {
+		cfg.Logger.Warn("config repo mirror: removed a damaged pack; the next fetch brings its objects again", "reason", why)
+	}
 	var regOpts []registry.Option
 	if len(cfg.InsecureRegistries) > 0 {
 		regOpts = append(regOpts, registry.WithInsecureRegistries(cfg.InsecureRegistries...))

@@ -54,6 +54,7 @@ type Mirror struct {
 	// failedAt is the pack count when an automatic repack last failed, 0 after a success:
 	// Fetch tries again only once another pack has arrived.
 	failedAt int
+	dropped  []string // damaged packs Open removed (see Dropped)
 }
 
 // Option configures Open.
@@ -136,7 +137,8 @@ func WithPackLimit(n int) Option {
 // "origin" at url (updating it when it changed). url is a local path (absolute or relative to
 // the working directory), or a file://, git://, http:// or https:// URL. A dir that exists but
 // is neither empty nor a bare repository is refused. Open does no network I/O; call Fetch.
-// One Mirror at a time may use dir: Open removes what an interrupted write left there.
+// One Mirror at a time may use dir: Open removes what an interrupted write left there, and
+// packs a power loss damaged (see Dropped).
 func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -172,7 +174,11 @@ func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error)
 		_ = store.Close() // nothing read yet: no pack is open
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
 	}
-	if _, err := m.listPacks(); err != nil { // removes what an interrupted write left
+	packs, err := m.listPacks() // removes what an interrupted write left
+	if err == nil {
+		err = m.dropDamagedPacks(packs)
+	}
+	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
 	}
