@@ -12,13 +12,15 @@ import (
 // damages are what a power loss can leave of the files go-git wrote without fsync, and a
 // flipped bit for good measure.
 var damages = map[string]func(t *testing.T, pack, idx string){
-	"empty index":     func(t *testing.T, _, idx string) { truncate(t, idx, 0) },
-	"short index":     func(t *testing.T, _, idx string) { truncate(t, idx, 1100) },
-	"empty pack":      func(t *testing.T, pack, _ string) { truncate(t, pack, 0) },
-	"short pack":      func(t *testing.T, pack, _ string) { truncate(t, pack, 40) },
-	"pack bit flip":   func(t *testing.T, pack, _ string) { flip(t, pack, 20) },
-	"index bit flip":  func(t *testing.T, _, idx string) { flip(t, idx, 1100) },
-	"pack of another": func(t *testing.T, pack, _ string) { writeFile(pack, "PACK\x00\x00\x00\x02\x00\x00\x00\x00"+strings.Repeat("\x00", 20)) },
+	"empty index":    func(t *testing.T, _, idx string) { truncate(t, idx, 0) },
+	"short index":    func(t *testing.T, _, idx string) { truncate(t, idx, 1100) },
+	"empty pack":     func(t *testing.T, pack, _ string) { truncate(t, pack, 0) },
+	"short pack":     func(t *testing.T, pack, _ string) { truncate(t, pack, 40) },
+	"pack bit flip":  func(t *testing.T, pack, _ string) { flip(t, pack, 20) },
+	"index bit flip": func(t *testing.T, _, idx string) { flip(t, idx, 1100) },
+	"pack of another": func(t *testing.T, pack, _ string) {
+		writeFile(pack, "PACK\x00\x00\x00\x02\x00\x00\x00\x00"+strings.Repeat("\x00", 20))
+	},
 }
 
 func truncate(t *testing.T, p string, n int64) {
