@@ -53,6 +53,16 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 		v.h.Write(p[:m])
 	}
 	v.n += int64(m)
+	if v.n == v.size && m > 0 {
+		// The last declared byte is in: compare the digest before handing these bytes
+		// over, so that a consumer that stops at the declared size (an HTTP client
+		// sending a body of that Content-Length) never passes on the whole of a stream
+		// that does not match. The end of the body is still checked at EOF.
+		if derr := v.digestErr(); derr != nil {
+			v.err = derr
+			return 0, derr
+		}
+	}
 	return m, v.after(err)
 }
 
@@ -84,11 +94,19 @@ func (v *verifiedReader) finish(probe bool) error {
 			return fmt.Errorf("%s: after %d bytes: %w", v.what, v.n, err)
 		}
 	}
+	if err := v.digestErr(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// digestErr compares the digest of the bytes read so far with the one wanted.
+func (v *verifiedReader) digestErr() error {
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(v.h.Sum(nil))}
 	if got != v.want {
 		return fmt.Errorf("%s: %w: got %s, want %s%s", v.what, ErrDigestMismatch, got, v.want, v.hint)
 	}
-	return io.EOF
+	return nil
 }
 
 // Close implements io.Closer.
