@@ -6,6 +6,7 @@ package demo
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -107,10 +108,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	say("▸ age keys for acme and globex in %s: models are encrypted at rest, per org", keys)
 
-	hookSecret := make([]byte, 32) // the push webhook's HMAC secret, as a Git host would hold it
-	if _, err := rand.Read(hookSecret); err != nil {
+	// The push webhook's HMAC secret, text as a Git host holds it (Talon trims whitespace
+	// around a secret, so random bytes would sometimes not match the signer's).
+	random := make([]byte, 32)
+	if _, err := rand.Read(random); err != nil {
 		return err
 	}
+	hookSecret := []byte(hex.EncodeToString(random))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	listening := make(chan string, 1)

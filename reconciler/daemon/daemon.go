@@ -55,7 +55,8 @@ type Config struct {
 	// Logger is the process logger. The default discards.
 	Logger *slog.Logger
 	// WebhookSecret enables POST /hooks/git (GitHub and GitLab push events, HMAC-checked)
-	// to trigger a reconcile at once. Empty disables the route.
+	// to trigger a reconcile at once; whitespace around it is trimmed (hooks.New). Empty
+	// disables the route.
 	WebhookSecret []byte
 	// Alerts are webhook targets for Failed, Recovered, Deployed, Degraded and RolledBack.
 	Alerts []alerts.Target
