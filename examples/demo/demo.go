@@ -136,6 +136,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	say("▸ talon serving the Open Inference Protocol on %s (logs: %s)", base, filepath.Join(o.Dir, "talon.log"))
 
 	if err := story(ctx, o.Out, git, base, regHost, hookSecret); err != nil {
+		cancel()
+		<-daemonErr // stopped: it no longer writes under o.Dir
 		return err
 	}
 	say("\nTry it yourself:")
