@@ -13,7 +13,8 @@ import (
 // Housekeep looks after every serving org's store: it detects a deployed directory that
 // was changed or removed behind Talon's back and restores it from the store, and it
 // applies the org's retention policy on its cron schedule, deleting stored versions (never
-// the deployed or the last known-good one) with the rules that condemned them. Run calls
+// the deployed or the last known-good one) with the rules that condemned them, and it
+// looks for a version to promote (cicd.autoPromote, see autoPromote). Run calls
 // it every MonitorInterval, between reconcile passes, so it never overlaps an org's deploy.
 func (r *Reconciler) Housekeep(ctx context.Context) {
 	cfg := r.lastConfig()
@@ -28,6 +29,7 @@ func (r *Reconciler) Housekeep(ctx context.Context) {
 		}
 		r.checkDrift(ctx, o, st.Deployed)
 		r.retention(ctx, o, st)
+		r.autoPromote(ctx, cfg, o)
 	}
 }
 

@@ -54,6 +54,9 @@ type Options struct {
 	Monitor *monitor.Monitor
 	// Reverter, when set, commits auto-rollbacks of degraded models.
 	Reverter Reverter
+	// Promoter, when set, commits the automatic promotions of orgs with cicd.autoPromote
+	// (checked every PollInterval, between passes); without it they are not acted on.
+	Promoter Promoter
 	// MonitorInterval is how often CheckHealth runs between passes. The default is 15s.
 	MonitorInterval time.Duration
 	// Status, when set, receives every org's status after each pass that did something.

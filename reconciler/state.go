@@ -44,6 +44,7 @@ type orgState struct {
 	validation    any       // the last quality-gate summary, for status
 	lastGood      string    // the last version that served Stable, or was replaced without trouble
 	retentionNext time.Time // when retention is next due
+	promoteNext   time.Time // when automatic promotion next looks for a new tag
 	at            time.Time
 }
 

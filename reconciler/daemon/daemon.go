@@ -24,6 +24,7 @@ import (
 	"github.com/eaglenotifier/talon/reconciler/gitstatus"
 	"github.com/eaglenotifier/talon/reconciler/hooks"
 	"github.com/eaglenotifier/talon/reconciler/pipelog"
+	"github.com/eaglenotifier/talon/reconciler/promote"
 	"github.com/eaglenotifier/talon/reconciler/rollback"
 	"github.com/eaglenotifier/talon/reconciler/store"
 	"github.com/eaglenotifier/talon/registry"
@@ -145,6 +146,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	reverter := rollback.Reverter{URL: cfg.ConfigRepo, Branch: cfg.Branch, Dir: filepath.Join(st.Root(), "rollback.git"),
 		AuthorName: "Talon " + replica, AuthorEmail: "talon@" + replica + ".invalid"}
+	promo := promoter{promote.Promoter{URL: cfg.ConfigRepo, Tracked: cfg.Branch, Dir: filepath.Join(st.Root(), "promote.git"),
+		AuthorName: "Talon " + replica, AuthorEmail: "talon@" + replica + ".invalid"}}
 	cache := inference.NewCache()
 	mon := monitor.New(monitor.Options{})
 	met := metrics.New(metrics.Options{Cache: cache, Monitor: mon})
@@ -158,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Metrics:      met,
 		Monitor:      mon,
 		Reverter:     reverter,
+		Promoter:     promo,
 	})
 	if err := met.RegisterReconciler(rec, reconciler.Phases()...); err != nil {
 		return err
