@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -18,6 +19,11 @@ type Promoter interface {
 	// commit; it returns the commit, or "" when the branch already asked for p.Tag.
 	Promote(ctx context.Context, p Promotion) (commit string, err error)
 }
+
+// promoteTimeout bounds one org's look for a new tag, its checks and its commit, so that
+// a registry or Git server that hangs never holds up the housekeeping of other orgs and
+// the reconcile passes after it for long.
+const promoteTimeout = 2 * time.Minute
 
 // Promotion is one automatic promotion: what to commit, and the evidence for it.
 type Promotion struct {
@@ -37,6 +43,8 @@ func (r *Reconciler) autoPromote(ctx context.Context, cfg *policy.Config, o *pol
 	if p == nil || r.opts.Promoter == nil || o.Model.Kind() != policy.ByTag || !r.promoteDue(o.Name) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, promoteTimeout)
+	defer cancel()
 	log := r.log.With("org", o.Name, "range", p.Semver, "version", o.Model.Version)
 	current, err := semver.StrictNewVersion(strings.TrimPrefix(o.Model.Version, "v"))
 	if err != nil {
@@ -96,6 +104,9 @@ func (r *Reconciler) autoPromote(ctx context.Context, cfg *policy.Config, o *pol
 		return
 	}
 	log.Info("promoted a new version", "branch", branch, "to", p.To, "commit", shortCommit(commit), "signer", run.signer)
+	if branch == r.mirror.Branch() {
+		r.Trigger() // deploy it now rather than at the next poll
+	}
 }
 
 // promoteDue reports whether the org's next look for a new tag is due, and if so sets
