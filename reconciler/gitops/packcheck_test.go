@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,12 +112,23 @@ func TestOpenDropsDamagedPacks(t *testing.T) {
 	}
 }
 
-// TestOpenKeepsSoundPacks: reopening a sound mirror drops nothing and keeps its head.
+// TestOpenKeepsSoundPacks: reopening a sound mirror drops nothing and keeps its head, with
+// the packs of several incremental fetches (thin packs on the wire) in it.
 func TestOpenKeepsSoundPacks(t *testing.T) {
 	e := newRemote(t, "git")
-	want := seed(t, e.clone(t))
+	c := e.clone(t)
+	want := seed(t, c)
 	m := openMirror(t, e.url)
 	mustFetch(t, m)
+	for i := range 3 {
+		c.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel: {repository: r/acme/pdm, version: v%d}\n", i+2))
+		want = plumbing.NewHash(c.Commit(fmt.Sprintf("acme v%d", i+2)))
+		c.Push()
+		mustFetch(t, m)
+	}
+	if packs, err := m.listPacks(); err != nil || len(packs) < 2 {
+		t.Fatalf("packs after four fetches: %v, %v; want several", packs, err)
+	}
 	m2, err := Open(ctxT(t), m.Dir(), e.url)
 	if err != nil {
 		t.Fatal(err)
