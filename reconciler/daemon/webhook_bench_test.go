@@ -26,7 +26,7 @@ import (
 // store, load, deploy, swap, and the answer). Each iteration also times, alone and on
 // the same artifact, what Talon cannot avoid: resolve the tag, fetch and verify its
 // cosign signature, fetch the manifest, read the model layer and load it into ONNX
-// Runtime. Both are timed on an idle daemon (see quiet), the baseline first. ns/op is
+// Runtime. Both are timed on an idle daemon (see quiet), in turn first. ns/op is
 // the webhook path; "ratio" is webhook path / pull+verify+load over the means and
 // "ratio-p50" over the medians, the one to read on a machine whose disk and memory
 // stall now and then (goal ≤ 1.2). Every version is a new artifact, so nothing comes
@@ -97,18 +97,31 @@ func benchWebhook(b *testing.B, size int) {
 		n++
 		tag, commit := release(n)
 		measured[commit] = true
-		// Both are timed on an idle daemon: the previous pass, its status push and the
-		// housekeeping after it have ended. The baseline runs first, on the same artifact.
-		time.Sleep(quiet)
-		alone = append(alone, pullVerifyLoad(b, w.Client, sigs, verifier, repo+":"+tag))
-		time.Sleep(quiet)
-		b.StartTimer()
-		start := time.Now()
-		sendPushHook(b, base, secret, commit)
-		awaitVersion(b, base, tag)
-		viaWebhook = append(viaWebhook, time.Since(start))
-		b.StopTimer()
-		awaitStatus(b, w.Clone, commit)
+		// Both are timed on an idle daemon (the previous pass, its status push and the
+		// housekeeping after it have ended), on the same artifact, each first in every
+		// other iteration: what the release left behind (garbage, memory to return to
+		// the system) weighs on neither more than on the other.
+		timeAlone := func() {
+			time.Sleep(quiet)
+			alone = append(alone, pullVerifyLoad(b, w.Client, sigs, verifier, repo+":"+tag))
+		}
+		timeWebhook := func() {
+			time.Sleep(quiet)
+			b.StartTimer()
+			start := time.Now()
+			sendPushHook(b, base, secret, commit)
+			awaitVersion(b, base, tag)
+			viaWebhook = append(viaWebhook, time.Since(start))
+			b.StopTimer()
+			awaitStatus(b, w.Clone, commit)
+		}
+		if n%2 == 0 {
+			timeWebhook()
+			timeAlone()
+		} else {
+			timeAlone()
+			timeWebhook()
+		}
 		b.StartTimer()
 	}
 	// Means and medians: this machine's disk and memory stall now and then, for either
