@@ -26,14 +26,12 @@ const packHardFactor = 4
 // write rather than one in progress (by another program, such as git).
 const staleTemp = time.Hour
 
-// repackHook, when set (by tests), is called at each step of a repack: "encoding" on every
-// write of the new pack, "written" once it is in place, "deleting" after each old pack
-// file is removed and before its index is.
-var repackHook func(step string)
-
-func hook(step string) {
-	if repackHook != nil {
-		repackHook(step)
+// hook calls the mirror's repack hook, when a test set one (options.repackHook), at each
+// step of a repack: "encoding" on every write of the new pack, "written" once it is in
+// place, "deleting" after each old pack file is removed and before its index is.
+func (m *Mirror) hook(step string) {
+	if m.repackHook != nil {
+		m.repackHook(step)
 	}
 }
 
@@ -197,7 +195,7 @@ func (m *Mirror) repack(ctx context.Context, packs []plumbing.Hash) error {
 	if err != nil {
 		return fmt.Errorf("write pack: %w", err)
 	}
-	hook("written")
+	m.hook("written")
 	for _, p := range []string{m.packPath(h, "pack"), m.packPath(h, "idx"), m.packDir} {
 		if err := syncPath(p); err != nil {
 			return err
@@ -215,7 +213,7 @@ func (m *Mirror) repack(ctx context.Context, packs []plumbing.Hash) error {
 		if err := os.Remove(m.packPath(old.hash, "pack")); err != nil {
 			return fmt.Errorf("delete old pack: %w", err)
 		}
-		hook("deleting")
+		m.hook("deleting")
 		if err := os.Remove(m.packPath(old.hash, "idx")); err != nil {
 			return fmt.Errorf("delete old pack index: %w", err)
 		}
@@ -300,13 +298,16 @@ func (m *Mirror) writePack(objs []plumbing.Hash) (h plumbing.Hash, err error) {
 			err = cerr
 		}
 	}()
-	return packfile.NewEncoder(hookedWriter{w}, m.store, false).Encode(objs, cfg.Pack.Window)
+	return packfile.NewEncoder(hookedWriter{w, m}, m.store, false).Encode(objs, cfg.Pack.Window)
 }
 
-type hookedWriter struct{ w io.Writer }
+type hookedWriter struct {
+	w io.Writer
+	m *Mirror
+}
 
 func (h hookedWriter) Write(p []byte) (int, error) {
-	hook("encoding")
+	h.m.hook("encoding")
 	return h.w.Write(p)
 }
 

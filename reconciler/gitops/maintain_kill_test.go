@@ -34,7 +34,7 @@ func TestRepackKilledChild(t *testing.T) {
 		t.Skip("run by TestRepackKilled")
 	}
 	step, writes := os.Getenv(killStepEnv), 0
-	repackHook = func(s string) {
+	kill := func(s string) {
 		if s == "encoding" {
 			writes++
 		}
@@ -43,7 +43,7 @@ func TestRepackKilledChild(t *testing.T) {
 			time.Sleep(time.Minute) // the signal is on its way
 		}
 	}
-	m, err := Open(context.Background(), dir, os.Getenv(killURLEnv), WithPackLimit(killLimit))
+	m, err := Open(context.Background(), dir, os.Getenv(killURLEnv), WithPackLimit(killLimit), withRepackHook(kill))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,4 +197,12 @@ func TestRepackAfterKillInPackWriter(t *testing.T) {
 	}
 	checkAll(t, m2, revs)
 	fsck(t, m.Dir())
+}
+
+// withRepackHook makes the mirror call f at each step of a repack (see Mirror.hook).
+func withRepackHook(f func(step string)) Option {
+	return func(o *options) error {
+		o.repackHook = f
+		return nil
+	}
 }

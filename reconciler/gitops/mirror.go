@@ -55,6 +55,8 @@ type Mirror struct {
 	// Fetch tries again only once another pack has arrived.
 	failedAt int
 	dropped  []string // damaged packs Open removed (see Dropped)
+	// repackHook is options.repackHook (tests only).
+	repackHook func(step string)
 }
 
 // Option configures Open.
@@ -66,6 +68,8 @@ type options struct {
 	maxFile   int64
 	packLimit int
 	storage   *filesystem.Options // for tests; nil: storageOptions(packLimit)
+	// repackHook, for tests, is called at each step of a repack (see Mirror.hook).
+	repackHook func(step string)
 }
 
 // maxOpenPacks bounds the pack files a mirror keeps open, whatever its pack limit.
@@ -169,7 +173,8 @@ func Open(ctx context.Context, dir, url string, opts ...Option) (*Mirror, error)
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
 	}
 	m := &Mirror{dir: dir, packDir: filepath.Join(abs, "objects", "pack"), url: norm, display: display,
-		branch: o.branch, auth: o.auth, maxFile: o.maxFile, packLimit: o.packLimit, repo: repo, store: store}
+		branch: o.branch, auth: o.auth, maxFile: o.maxFile, packLimit: o.packLimit, repo: repo, store: store,
+		repackHook: o.repackHook}
 	if err := m.configureRemote(); err != nil {
 		_ = store.Close() // nothing read yet: no pack is open
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
