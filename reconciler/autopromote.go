@@ -33,8 +33,9 @@ type Promotion struct {
 // autoPromote looks for a newer version of an org with cicd.autoPromote, at most once a
 // PollInterval: the highest tag of the model repository that matches the range, newer
 // than the tag the org file names, signed by a key the org trusts (fail closed, as for a
-// deploy), and never promoted before (store.Promoted: a version that was reverted is not
-// promoted again; the next artifact pushed is). It then commits the promotion to the
+// deploy), and never promoted before (a version that was reverted is not promoted again;
+// the next artifact pushed is: the Promoter checks the history every replica shares, and
+// store.Promoted saves this replica the work). It then commits the promotion to the
 // review branch or, with to: direct, to the tracked branch, and records it. Orgs pinned
 // by semver range or digest are skipped: a range already follows new tags, a digest is
 // meant not to move.

@@ -8,17 +8,22 @@
 // A review branch that does not exist yet starts from the tracked branch's head; one that
 // exists (an open pull request) gets the commit on top, as Flux's image automation does.
 // When the branch already asks for the tag, nothing is committed: several replicas that
-// find the same tag make one commit.
+// find the same tag make one commit. Nor is an artifact promoted twice: when the history
+// already holds a promotion of its digest (since reverted, or pending review), whichever
+// replica made it, nothing is committed.
 package promote
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/eaglenotifier/talon/policy"
@@ -146,6 +151,9 @@ func (p Promoter) promoteOnce(ctx context.Context, remote *gitwrite.Remote, req 
 	if base.IsZero() {
 		return "", fmt.Errorf("promote %s: branch %s not found in %s", req.Org, p.Tracked, remote.URL())
 	}
+	if done, err := p.promotedBefore(ctx, remote, req, base); err != nil || done {
+		return "", err
+	}
 	c, err := remote.Repository().CommitObject(base)
 	if err != nil {
 		return "", fmt.Errorf("promote %s: commit %s: %w", req.Org, base, err)
@@ -184,6 +192,50 @@ func (p Promoter) promoteOnce(ctx context.Context, remote *gitwrite.Remote, req 
 		return "", err
 	}
 	return next.String(), nil
+}
+
+// maxHistory bounds how many commits promotedBefore reads on each branch.
+const maxHistory = 2000
+
+// promotedBefore reports whether the history of base, or of the tracked branch, holds a
+// promotion of req.Digest for req.Org (its message names the digest): one made by any
+// replica, since reverted or still pending review, is not made again. Git is the record
+// every replica shares; a replica's own record (store.Promoted) only saves it the work.
+func (p Promoter) promotedBefore(ctx context.Context, remote *gitwrite.Remote, req Request, base plumbing.Hash) (bool, error) {
+	heads := []plumbing.Hash{base}
+	if req.Branch != p.Tracked {
+		tracked, err := remote.Sync(ctx, p.Tracked)
+		if err != nil {
+			return false, fmt.Errorf("promote %s: %w", req.Org, err)
+		}
+		heads = append(heads, tracked)
+	}
+	subject, marker := req.Org+": promote ", "\nDigest: "+req.Digest+"\n"
+	for _, h := range heads {
+		if h.IsZero() {
+			continue
+		}
+		iter, err := remote.Repository().Log(&git.LogOptions{From: h})
+		if err != nil {
+			return false, fmt.Errorf("promote %s: history of %s: %w", req.Org, h, err)
+		}
+		found, n := false, 0
+		err = iter.ForEach(func(c *object.Commit) error {
+			if n++; n > maxHistory {
+				return storer.ErrStop
+			}
+			if strings.HasPrefix(c.Message, subject) && strings.Contains(c.Message, marker) {
+				found = true
+				return storer.ErrStop
+			}
+			return nil
+		})
+		iter.Close()
+		if err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
 }
 
 // message is the promotion commit's message: a subject in the form of Talon's status

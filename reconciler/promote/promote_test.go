@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -51,8 +52,9 @@ func (w *world) git(t *testing.T, args ...string) string {
 	return strings.TrimSpace(gittest.Git(t, w.bare, args...))
 }
 
+// request promotes acme to tag, an artifact whose (made-up) digest is the tag's sha256.
 func request(branch, tag string) Request {
-	return Request{Org: "acme", File: "orgs/acme.yaml", Tag: tag, Digest: "sha256:" + strings.Repeat("ab", 32),
+	return Request{Org: "acme", File: "orgs/acme.yaml", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag))),
 		Range: ">=1.4 <2", Signer: "SHA256:fingerprint", Branch: branch}
 }
 
@@ -81,7 +83,7 @@ func TestPromoteDirect(t *testing.T) {
 		t.Errorf("files changed = %q; want only orgs/acme.yaml", files)
 	}
 	msg := w.git(t, "log", "-1", "--format=%B", "main")
-	for _, s := range []string{"acme: promote 1.4.3 (sha256:abababababab)", `matching ">=1.4 <2"`, "Signed-by: SHA256:fingerprint"} {
+	for _, s := range []string{"acme: promote 1.4.3 (" + request("main", "1.4.3").Digest[:len("sha256:")+12] + ")", `matching ">=1.4 <2"`, "Signed-by: SHA256:fingerprint"} {
 		if !strings.Contains(msg, s) {
 			t.Errorf("commit message lacks %q:\n%s", s, msg)
 		}
@@ -194,5 +196,34 @@ func TestPromoteRefuses(t *testing.T) {
 	}
 	if _, err := (Promoter{URL: w.url, Tracked: "main"}).Promote(ctxT(t), request("main", "1.4.3")); errors.Is(err, ErrRetriesExhausted) {
 		t.Errorf("an uncontended promotion ran out of retries: %v", err)
+	}
+}
+
+// TestPromoteNotAgainAfterRevert: once a promotion was reverted on the tracked branch, no
+// replica promotes that artifact again, even one with no record of its own (a new pod):
+// the promotion commit in the history says it was done. The same tag pushed again as
+// another artifact (another digest) is promoted.
+func TestPromoteNotAgainAfterRevert(t *testing.T) {
+	w := newWorld(t)
+	first, err := (Promoter{URL: w.url, Tracked: "main"}).Promote(ctxT(t), request("main", "1.4.3"))
+	if err != nil || first.Commit == "" {
+		t.Fatalf("first promotion = %+v, %v", first, err)
+	}
+	w.wc.Git("pull", "--quiet", "--ff-only")
+	revert := w.wc.Revert(first.Commit)
+	w.wc.Push()
+
+	fresh := Promoter{URL: w.url, Tracked: "main", Dir: filepath.Join(t.TempDir(), "new-pod.git")}
+	again, err := fresh.Promote(ctxT(t), request("main", "1.4.3"))
+	if err != nil || again.Commit != "" {
+		t.Fatalf("promotion after the revert = %+v, %v; want no commit", again, err)
+	}
+	if h := w.git(t, "rev-parse", "main"); h != revert {
+		t.Fatalf("main moved to %s after the revert %s", h, revert)
+	}
+	rebuilt := request("main", "1.4.3")
+	rebuilt.Digest = fmt.Sprintf("sha256:%x", sha256.Sum256([]byte("1.4.3 rebuilt")))
+	if res, err := fresh.Promote(ctxT(t), rebuilt); err != nil || res.Commit == "" {
+		t.Errorf("promotion of another artifact under the same tag = %+v, %v; want a commit", res, err)
 	}
 }
