@@ -120,27 +120,21 @@ func (w *Writer) Publish(ctx context.Context, statuses map[string]Status) (commi
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stats.Publishes++
-	for attempt := 1; ; attempt++ {
-		w.stats.MaxAttempts = max(w.stats.MaxAttempts, attempt)
-		commit, changed, err = w.publishOnce(ctx, statuses)
-		if err == nil {
-			if changed {
-				w.stats.Commits++
-			}
-			return commit, changed, nil
-		}
-		if !errors.Is(err, gitwrite.ErrStale) {
-			return "", false, err
-		}
-		if attempt >= w.o.attempts {
-			return "", false, fmt.Errorf("publish status of %s to %s: %w after %d attempts: %w",
-				w.replica, w.branch, ErrRetriesExhausted, attempt, err)
-		}
-		w.stats.Retries++
-		if err := gitwrite.Sleep(ctx, gitwrite.Backoff(attempt, w.o.baseDelay, w.o.maxDelay)); err != nil {
-			return "", false, fmt.Errorf("publish status of %s to %s: %w", w.replica, w.branch, err)
-		}
+	tries, err := gitwrite.RetryStale(ctx, w.o.attempts, w.o.baseDelay, w.o.maxDelay,
+		fmt.Sprintf("publish status of %s to %s", w.replica, w.branch), ErrRetriesExhausted, func() error {
+			var err error
+			commit, changed, err = w.publishOnce(ctx, statuses)
+			return err
+		})
+	w.stats.MaxAttempts = max(w.stats.MaxAttempts, tries)
+	w.stats.Retries += tries - 1
+	if err != nil {
+		return "", false, err
 	}
+	if changed {
+		w.stats.Commits++
+	}
+	return commit, changed, nil
 }
 
 // publishOnce builds one commit on the branch's current head and pushes it.

@@ -101,19 +101,14 @@ func (p Promoter) Promote(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("promote %s: %w", req.Org, err)
 	}
-	for attempt := 1; ; attempt++ {
-		commit, err := p.promoteOnce(ctx, remote, req)
-		res := Result{Branch: req.Branch, Commit: commit, Attempts: attempt}
-		if !errors.Is(err, gitwrite.ErrStale) {
-			return res, err
-		}
-		if attempt >= p.Attempts {
-			return res, fmt.Errorf("promote %s on %s: %w after %d attempts: %w", req.Org, req.Branch, ErrRetriesExhausted, attempt, err)
-		}
-		if err := gitwrite.Sleep(ctx, gitwrite.Backoff(attempt, p.BaseDelay, p.MaxDelay)); err != nil {
-			return res, fmt.Errorf("promote %s on %s: %w", req.Org, req.Branch, err)
-		}
-	}
+	res := Result{Branch: req.Branch}
+	res.Attempts, err = gitwrite.RetryStale(ctx, p.Attempts, p.BaseDelay, p.MaxDelay,
+		fmt.Sprintf("promote %s on %s", req.Org, req.Branch), ErrRetriesExhausted, func() error {
+			var err error
+			res.Commit, err = p.promoteOnce(ctx, remote, req)
+			return err
+		})
+	return res, err
 }
 
 func (p Promoter) withDefaults() Promoter {

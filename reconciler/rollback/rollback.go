@@ -120,19 +120,15 @@ func Revert(ctx context.Context, repoURL string, auth transport.AuthMethod, bran
 	if err != nil {
 		return Result{}, fmt.Errorf("rollback: %w", err)
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := revertOnce(ctx, remote, branch, org, o)
-		res.Attempts = attempt
-		if !errors.Is(err, gitwrite.ErrStale) {
-			return res, err
-		}
-		if attempt >= o.attempts {
-			return res, fmt.Errorf("rollback %s on %s: %w after %d attempts: %w", org, branch, ErrRetriesExhausted, attempt, err)
-		}
-		if err := gitwrite.Sleep(ctx, gitwrite.Backoff(attempt, o.baseDelay, o.maxDelay)); err != nil {
-			return res, fmt.Errorf("rollback %s on %s: %w", org, branch, err)
-		}
-	}
+	var res Result
+	tries, err := gitwrite.RetryStale(ctx, o.attempts, o.baseDelay, o.maxDelay,
+		fmt.Sprintf("rollback %s on %s", org, branch), ErrRetriesExhausted, func() error {
+			var err error
+			res, err = revertOnce(ctx, remote, branch, org, o)
+			return err
+		})
+	res.Attempts = tries
+	return res, err
 }
 
 // revertOnce builds the revert commits on the branch's current head and pushes them.
