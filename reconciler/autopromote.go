@@ -9,7 +9,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/eaglenotifier/talon/policy"
-	"github.com/eaglenotifier/talon/reconciler/store"
 )
 
 // Promoter commits an automatic promotion (cicd.autoPromote) to the config repository.
@@ -35,10 +34,10 @@ type Promotion struct {
 // than the tag the org file names, signed by a key the org trusts (fail closed, as for a
 // deploy), and never promoted before (a version that was reverted is not promoted again;
 // the next artifact pushed is: the Promoter checks the history every replica shares, and
-// store.Promoted saves this replica the work). It then commits the promotion to the
-// review branch or, with to: direct, to the tracked branch, and records it. Orgs pinned
-// by semver range or digest are skipped: a range already follows new tags, a digest is
-// meant not to move.
+// orgState.promoted saves this replica that work until the next artifact). It then
+// commits the promotion to the review branch or, with to: direct, to the tracked branch.
+// Orgs pinned by semver range or digest are skipped: a range already follows new tags, a
+// digest is meant not to move.
 func (r *Reconciler) autoPromote(ctx context.Context, cfg *policy.Config, o *policy.Org) {
 	p := o.CICD.AutoPromote
 	if p == nil || r.opts.Promoter == nil || o.Model.Kind() != policy.ByTag || !r.promoteDue(o.Name) {
@@ -74,12 +73,10 @@ func (r *Reconciler) autoPromote(ctx context.Context, cfg *policy.Config, o *pol
 		return
 	}
 	log = log.With("tag", tag, "digest", d.DigestStr())
-	if done, err := r.store.Promoted(o.Name, d.DigestStr()); err != nil || done {
-		if err != nil {
-			log.Warn("automatic promotion: cannot read the promotions recorded", "err", err)
-		} else {
-			log.Debug("automatic promotion skipped: this artifact was promoted once already")
-		}
+	var done bool
+	r.setState(o.Name, func(s *orgState) { done = s.promoted == d.DigestStr() })
+	if done {
+		log.Debug("automatic promotion skipped: this artifact was promoted once already")
 		return
 	}
 	run := &orgRun{org: o, cfg: cfg, digest: d, log: log}
@@ -97,11 +94,9 @@ func (r *Reconciler) autoPromote(ctx context.Context, cfg *policy.Config, o *pol
 		log.Error("automatic promotion failed", "branch", branch, "err", err)
 		return
 	}
-	if err := r.store.RecordPromotion(ctx, o.Name, store.Promotion{Digest: d.DigestStr(), Tag: tag, Commit: commit, At: r.now()}); err != nil {
-		log.Warn("promotion committed but not recorded; it may be proposed again", "err", err)
-	}
+	r.setState(o.Name, func(s *orgState) { s.promoted = d.DigestStr() })
 	if commit == "" {
-		log.Info("automatic promotion already committed", "branch", branch)
+		log.Info("automatic promotion already made (the branch asks for this version, or its history holds this artifact's promotion)", "branch", branch)
 		return
 	}
 	log.Info("promoted a new version", "branch", branch, "to", p.To, "commit", shortCommit(commit), "signer", run.signer)

@@ -45,6 +45,7 @@ type orgState struct {
 	lastGood      string    // the last version that served Stable, or was replaced without trouble
 	retentionNext time.Time // when retention is next due
 	promoteNext   time.Time // when automatic promotion next looks for a new tag
+	promoted      string    // the digest automatic promotion last committed or found committed
 	at            time.Time
 }
 
