@@ -1,13 +1,11 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,29 +14,13 @@ import (
 	"github.com/eaglenotifier/talon/registry"
 )
 
-// syncBuffer is a log sink tests read while the daemon writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// count returns how many times msg stands in the logs.
+func count(logs *gittest.LockedBuffer, msg string) int { return strings.Count(logs.String(), msg) }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// count returns how many log lines contain msg.
-func (s *syncBuffer) count(msg string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), msg)
-}
-
-// awaitLog waits until at least n log lines contain msg.
-func awaitLog(t *testing.T, logs *syncBuffer, msg string, n int) {
+// awaitLog waits until msg stands at least n times in the logs.
+func awaitLog(t *testing.T, logs *gittest.LockedBuffer, msg string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); logs.count(msg) < n; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); count(logs, msg) < n; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("log never said %q %d times", msg, n)
 		}
@@ -47,14 +29,14 @@ func awaitLog(t *testing.T, logs *syncBuffer, msg string, n int) {
 
 // autoPromoteWorld runs a daemon for acme, which asks for 1.4.2 with cicd.autoPromote set
 // to promote tags matching >=1.4 <2 to the given target, and waits until 1.4.2 serves.
-func autoPromoteWorld(t *testing.T, to string) (w *daemonWorld, base string, logs *syncBuffer) {
+func autoPromoteWorld(t *testing.T, to string) (w *daemonWorld, base string, logs *gittest.LockedBuffer) {
 	w = newDaemonWorld(t)
 	w.pushModel("acme", "v1")
 	pushSigned(t, w.Client, w.Signer, w.RegHost+"/acme/pdm:1.4.2", registry.PushInput{ModelPath: filepath.Join(testdataDir, "pdm-v1.onnx")})
 	w.Clone.Write("orgs/acme.yaml", fmt.Sprintf("org: acme\nmodel:\n  repository: %s/acme/pdm\n  version: 1.4.2  # CI bumps this\ntrust: {keys: [keys/ci.pub]}\ncicd:\n  autoPromote: {semver: \">=1.4 <2\", to: %s}\n", w.RegHost, to))
 	w.Clone.Commit("acme 1.4.2")
 	w.Clone.Push()
-	logs = &syncBuffer{}
+	logs = &gittest.LockedBuffer{}
 	base, _ = runDaemon(t, daemon.Config{
 		ConfigRepo: w.RepoURL, DataDir: t.TempDir(), KeyDir: keyDir(t, "acme"), Listen: "127.0.0.1:0",
 		PollInterval: 150 * time.Millisecond, StatusBranch: "-",
@@ -99,7 +81,7 @@ func TestAutoPromoteDirect(t *testing.T) {
 	revert := w.Clone.Revert(promo)
 	w.Clone.Push()
 	await(t, base, "acme", "1.4.2")
-	skipped := logs.count("promoted once already")
+	skipped := count(logs, "promoted once already")
 	awaitLog(t, logs, "promoted once already", skipped+3)
 	if h := head(); h != revert {
 		t.Errorf("main moved to %s after the promotion was reverted (revert %s): promoted again", h, revert)

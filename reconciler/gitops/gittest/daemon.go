@@ -43,7 +43,7 @@ func startDaemon(t testing.TB, root string) (string, error) {
 		"--enable=receive-pack", "--listen=127.0.0.1", "--port="+strconv.Itoa(port), root)
 	cmd.Env = Env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return "", err

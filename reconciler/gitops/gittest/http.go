@@ -56,7 +56,7 @@ func NewHTTPServer(t testing.TB, root string, opts ...HTTPOption) *HTTPServer {
 	if _, err := os.Stat(backend); err != nil {
 		t.Fatalf("git-http-backend: %v", err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cgiHandler := &cgi.Handler{
 		Path: backend,
 		Dir:  root,
