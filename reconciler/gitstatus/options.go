@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/eaglenotifier/talon/reconciler/gitwrite"
 )
 
 // Defaults of the options.
@@ -12,8 +14,8 @@ const (
 	DefaultBaseDelay   = 50 * time.Millisecond
 	DefaultMaxDelay    = 2 * time.Second
 	DefaultMaxFileSize = 256 << 10 // 256 KiB
-	DefaultAuthorName  = "Talon"
-	DefaultAuthorEmail = "talon@localhost"
+	DefaultAuthorName  = gitwrite.DefaultAuthorName
+	DefaultAuthorEmail = gitwrite.DefaultAuthorEmail
 )
 
 // Option configures New.

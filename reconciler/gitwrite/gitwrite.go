@@ -23,6 +23,13 @@ import (
 // remoteName is the name of the only remote; it is never written to the repository's config.
 const remoteName = "origin"
 
+// DefaultAuthorName and DefaultAuthorEmail sign the commits Talon writes (status,
+// rollbacks, promotions) unless told otherwise.
+const (
+	DefaultAuthorName  = "Talon"
+	DefaultAuthorEmail = "talon@localhost"
+)
+
 var (
 	// ErrStale is returned (wrapped) by Push when the remote branch no longer points at the
 	// commit the new one was built on: another writer won the race. Rebuild on the new tip

@@ -32,12 +32,10 @@ import (
 
 // Defaults of a Promoter.
 const (
-	DefaultAuthorName  = "Talon"
-	DefaultAuthorEmail = "talon@localhost"
-	DefaultAttempts    = 5
-	DefaultBaseDelay   = 100 * time.Millisecond
-	DefaultMaxDelay    = 2 * time.Second
-	maxOrgFile         = 1 << 20
+	DefaultAttempts  = 5
+	DefaultBaseDelay = 100 * time.Millisecond
+	DefaultMaxDelay  = 2 * time.Second
+	maxOrgFile       = 1 << 20
 )
 
 // ErrRetriesExhausted is returned (wrapped) when every push lost the race to other writers.
@@ -70,8 +68,8 @@ type Promoter struct {
 	Tracked string
 	// Dir holds the local bare repository commits are built in ("" keeps it in memory).
 	Dir string
-	// AuthorName and AuthorEmail sign the commits (defaults DefaultAuthorName,
-	// DefaultAuthorEmail).
+	// AuthorName and AuthorEmail sign the commits (defaults gitwrite.DefaultAuthorName,
+	// gitwrite.DefaultAuthorEmail).
 	AuthorName, AuthorEmail string
 	// Attempts, BaseDelay and MaxDelay bound the retries of a lost push race (defaults
 	// DefaultAttempts, DefaultBaseDelay, DefaultMaxDelay).
@@ -113,7 +111,7 @@ func (p Promoter) Promote(ctx context.Context, req Request) (Result, error) {
 
 func (p Promoter) withDefaults() Promoter {
 	if p.AuthorName == "" || p.AuthorEmail == "" {
-		p.AuthorName, p.AuthorEmail = DefaultAuthorName, DefaultAuthorEmail
+		p.AuthorName, p.AuthorEmail = gitwrite.DefaultAuthorName, gitwrite.DefaultAuthorEmail
 	}
 	if p.Attempts <= 0 {
 		p.Attempts = DefaultAttempts

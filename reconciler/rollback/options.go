@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/eaglenotifier/talon/reconciler/gitwrite"
 )
 
 // Defaults of the options.
 const (
-	DefaultAuthorName  = "Talon"
-	DefaultAuthorEmail = "talon@localhost"
+	DefaultAuthorName  = gitwrite.DefaultAuthorName
+	DefaultAuthorEmail = gitwrite.DefaultAuthorEmail
 	DefaultAttempts    = 5
 	DefaultBaseDelay   = 100 * time.Millisecond
 	DefaultMaxDelay    = 2 * time.Second
