@@ -27,6 +27,8 @@ type verifiedReader struct {
 	hashed bool
 	hint   string // appended to a digest mismatch: what it most likely means
 	err    error
+	// matched: the digest was compared, and matched, when the last declared byte arrived
+	matched bool
 }
 
 func newVerifiedReader(body io.ReadCloser, what string, want v1.Hash, size int64) *verifiedReader {
@@ -62,6 +64,7 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 			v.err = derr
 			return 0, derr
 		}
+		v.matched = true
 	}
 	return m, v.after(err)
 }
@@ -94,8 +97,10 @@ func (v *verifiedReader) finish(probe bool) error {
 			return fmt.Errorf("%s: after %d bytes: %w", v.what, v.n, err)
 		}
 	}
-	if err := v.digestErr(); err != nil {
-		return err
+	if !v.matched {
+		if err := v.digestErr(); err != nil {
+			return err
+		}
 	}
 	return io.EOF
 }
